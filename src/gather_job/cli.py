@@ -1,0 +1,255 @@
+"""The command line: parse arguments, run, map every outcome to an exit code in one place.
+
+`entrypoint()` is the only reader of sys.argv; `main(argv, environ)` is what tests call. The light
+commands (--version, --help) import no aind-data-schema model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gather_job import __version__
+from gather_job.errors import GatherError, UsageError
+
+COMMANDS = ("run", "check")
+EXAMPLES = {
+    "run": "gather-job run --settings-file job_settings.json\n"
+    '  python -m gather_job --job-settings \'{"output_dir": "out", "subject_id": "123456", ...}\'',
+    "check": "gather-job check path/to/asset/metadata --settings-file job_settings.json\n"
+    "  gather-job check path/to/asset/metadata --offline --json",
+}
+
+
+def _settings_table() -> str:
+    """Every setting with its description and default, from the settings model itself."""
+    from pydantic import BaseModel
+
+    from gather_job.settings import Settings
+
+    lines = ["settings (JSON keys; environment: GATHER_<KEY>, nested with __):"]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            annotation = info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name}.")
+                continue
+            default = info.get_default(call_default_factory=True)
+            shown = json.dumps(default, default=str) if default not in (None, []) else "-"
+            lines.append(f"  {prefix}{name}  (default {shown})")
+            lines.append(textwrap.fill(info.description or "", 96, initial_indent=" " * 6, subsequent_indent=" " * 6))
+
+    walk(Settings, "")
+    return "\n".join(lines)
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _add_settings_inputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--settings-file", metavar="F", help="settings JSON file ('-' for standard input)")
+    parser.add_argument("--job-settings", metavar="JSON", help="settings as inline JSON (above the file)")
+    parser.add_argument("--subject-id", help="subject id (overrides the settings)")
+    parser.add_argument("--instrument-id", help="instrument id to fetch from the service")
+    parser.add_argument("--offline", action="store_true", default=None, help="do not call the metadata service")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gather-job",
+        description="Gather, merge and validate one data asset's aind-data-schema metadata.",
+        epilog="exit codes: 0 done, 1 bug, 2 unusable settings/input, 3 invalid metadata, 4 service failed "
+        "(retry later), 5 output refused\n\n" + _settings_table(),
+        formatter_class=_Help,
+    )
+    parser.add_argument("--version", action="version", version=f"gather-job {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for every error")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format on stderr")
+    commands = parser.add_subparsers(dest="command", metavar="{run,check}")
+    run = commands.add_parser(
+        "run",
+        help="gather the asset and write it (the default command)",
+        description="Gather, validate and write one asset's metadata.",
+        epilog="example:\n  " + EXAMPLES["run"],
+        formatter_class=_Help,
+    )
+    _add_settings_inputs(run)
+    run.add_argument("--metadata-dir", help="folder holding the asset's metadata files")
+    run.add_argument("--output-dir", help="where the gathered files go")
+    run.add_argument(
+        "--raise-if-invalid",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="exit 3 and write no core file when errors remain (default: true)",
+    )
+    run.add_argument("--if-exists", choices=("overwrite", "skip", "error"), help="when the output holds an asset")
+    run.add_argument("--report", help="also write gather_report.json here")
+    check = commands.add_parser(
+        "check",
+        help="tell what is wrong with an asset folder, before upload; writes nothing",
+        description="Resolve, merge and validate a folder exactly as `run` does; write nothing.",
+        epilog="example:\n  " + EXAMPLES["check"],
+        formatter_class=_Help,
+    )
+    check.add_argument("dir", help="the asset's metadata folder")
+    _add_settings_inputs(check)
+    check.add_argument("--json", action="store_true", help="print the findings as JSON Lines on stdout")
+    check.add_argument("--report", help="write gather_report.json here")
+    return parser
+
+
+def _with_default_command(argv: Sequence[str]) -> list[str]:
+    """The pipeline calls `python -m gather_job --job-settings '...'`: that means `run`."""
+    args = list(argv)
+    i = 0
+    while i < len(args) and args[i] in ("--debug", "--log-format"):
+        i += 2 if args[i] == "--log-format" else 1
+    if i < len(args) and args[i] not in COMMANDS and args[i] not in ("-h", "--help", "--version"):
+        args.insert(i, "run")
+    return args
+
+
+def _read_settings_file(path: str, stdin: Any) -> tuple[str, bytes]:
+    if path == "-":
+        return "settings from standard input", stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read()
+    name = f"settings file {path}"
+    try:
+        return name, Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise UsageError(
+            f"The settings file '{path}' does not exist.", hint="Check the path given to --settings-file."
+        ) from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"--settings-file '{path}' is a folder, not a file.") from exc
+    except OSError as exc:
+        raise UsageError(f"The settings file '{path}' cannot be read: {exc.strerror or exc}.") from exc
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    flags: dict[str, Any] = {}
+    for name in (
+        "metadata_dir",
+        "output_dir",
+        "subject_id",
+        "raise_if_invalid",
+        "if_exists",
+        "report",
+        "offline",
+    ):
+        value = getattr(args, name, None)
+        if value is not None:
+            flags[name] = value
+    if getattr(args, "dir", None):
+        flags["metadata_dir"] = args.dir
+    if args.instrument_id:
+        flags["instrument_settings"] = {"instrument_id": args.instrument_id}
+    return flags
+
+
+def _settings(args: argparse.Namespace, environ: Mapping[str, str], stdin: Any) -> tuple[Any, list[Any]]:
+    from gather_job.sources import Layer, SettingsInput, compose_settings, parse_json_object
+
+    file_layer = inline_layer = None
+    if args.settings_file:
+        name, raw = _read_settings_file(args.settings_file, stdin)
+        file_layer = Layer(name, parse_json_object(raw, name))
+    if args.job_settings is not None:
+        inline_layer = Layer("--job-settings", parse_json_object(args.job_settings, "--job-settings JSON"))
+    given = SettingsInput(file=file_layer, inline=inline_layer, environ=environ, flags=_flags(args))
+    return compose_settings(given)
+
+
+def _summary(outcome: Any) -> str:
+    from gather_job.render import counts, render
+
+    result = outcome.result
+    if outcome.status == "skipped":
+        return f"gather-job: {outcome.target} already holds a gathered asset; skipped (if_exists=skip)."
+    tally = counts(result.findings)
+    if outcome.status == "invalid":
+        head = (
+            f"gather-job: the metadata is invalid ({tally}); no core file was written "
+            f"(raise_if_invalid=true). Report: {outcome.target}/gather_report.json"
+        )
+    elif outcome.status == "checked":
+        head = f"gather-job check: {result.settings.metadata_dir}: {tally}" + (
+            "; it would fail upload." if outcome.exit_code else "; ready for upload."
+        )
+    else:
+        cores = [n for n in outcome.written if n != "gather_report.json"]
+        head = f"gather-job: wrote {len(cores)} files and gather_report.json to {outcome.target} ({tally})"
+    body = render(result.findings)
+    return head + ("\n\n" + body if body else "")
+
+
+def _setup_logging(environ: Mapping[str, str], fmt: str) -> None:
+    from gather_job.logs import configure
+
+    configure(environ.get("LOG_LEVEL", "WARNING"), fmt)
+
+
+def _run_command(args: argparse.Namespace, environ: Mapping[str, str], stdin: Any) -> int:
+    from gather_job import runner
+    from gather_job.render import json_lines
+
+    settings, notes = _settings(args, environ, stdin)
+    if args.command == "check":
+        outcome = runner.execute_check(settings, notes)
+        if args.json:
+            sys.stdout.write(json_lines(outcome.result.findings))  # type: ignore[union-attr]
+        else:
+            sys.stdout.write(_summary(outcome) + "\n")
+        return outcome.exit_code
+    outcome = runner.execute_run(settings, notes)
+    sys.stderr.write(_summary(outcome) + "\n")
+    return outcome.exit_code
+
+
+def _paragraph(error: GatherError) -> str:
+    text = f"gather-job: error: {error.message}" + (f" {error.hint}" if error.hint else "")
+    return textwrap.fill(text, 100, break_on_hyphens=False, break_long_words=False)
+
+
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
+    """Run the CLI; return the exit code (DESIGN.md section 2)."""
+    env = dict(environ) if environ is not None else {}
+    parser = build_parser()
+    try:
+        args = parser.parse_args(_with_default_command(argv or []))
+    except SystemExit as exc:  # --help, --version, or an argparse usage error (exit 2)
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    _setup_logging(env, args.log_format)
+    try:
+        return _run_command(args, env, sys.stdin)
+    except GatherError as exc:
+        if args.debug:
+            traceback.print_exc()
+        sys.stderr.write(_paragraph(exc) + "\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("gather-job: interrupted; nothing was written.\n")
+        return 130
+    except Exception:
+        traceback.print_exc()
+        sys.stderr.write(
+            "gather-job: internal error (exit 1): this is a bug in gather-job, not in your metadata. "
+            "Please report it with the traceback above.\n"
+        )
+        return 1
+
+
+def entrypoint() -> None:
+    """Console script and `python -m gather_job`: the only reader of sys.argv and os.environ."""
+    sys.exit(main(sys.argv[1:], environ=os.environ))

@@ -1,0 +1,51 @@
+"""The job's exception tree: one base, one child per exit code.
+
+    GatherError                 (never raised itself)
+    ├── UsageError        -> 2  unusable settings or input: bad JSON, unknown field, bad URI
+    ├── InvalidMetadata   -> 3  raised only by the CLI after the findings decided it
+    ├── ServiceError      -> 4  metadata service, S3 or SSM unreachable or failing after retries
+    └── OutputRefused     -> 5  the target already holds an asset and the policy forbids overwriting
+
+Third-party errors (requests, botocore, pydantic, OSError) are wrapped at the module that talks to
+them, with the cause attached, so the CLI maps exceptions to exit codes in exactly one place.
+"""
+
+from __future__ import annotations
+
+
+class GatherError(Exception):
+    """Base class: `exit_code` is what the CLI returns, `hint` says what to do about it."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class UsageError(GatherError):
+    """Settings or input the job cannot use at all (exit 2)."""
+
+    exit_code = 2
+
+
+class InvalidMetadata(GatherError):
+    """Error findings remain and `raise_if_invalid` is true (exit 3)."""
+
+    exit_code = 3
+
+
+class ServiceError(GatherError):
+    """A remote service could not be reached or kept failing: retry later (exit 4)."""
+
+    exit_code = 4
+
+
+class OutputRefused(GatherError):
+    """The output target already holds an asset and `if_exists` says not to touch it (exit 5)."""
+
+    exit_code = 5

@@ -1,0 +1,117 @@
+"""Findings are data: every stage appends them to one collector, nothing raises one by one.
+
+A finding has a stable dotted id (documented in the README), a severity, the file(s) it is about, a
+JSON location inside the file, a message, the offending value and a hint that says how to fix it.
+The exit code is decided once, at the end, from the collected severities.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_VALUE_CHARS = 200
+
+
+class Severity(enum.Enum):
+    """Ordered most severe first, so sorting by `rank` puts errors on top."""
+
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+    @property
+    def rank(self) -> int:
+        return ("error", "warning", "info").index(self.value)
+
+
+def short_value(value: Any) -> Any:
+    """Keep a finding small and JSON-safe: long or nested values become a truncated JSON string."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    if len(text) > MAX_VALUE_CHARS:
+        return text[: MAX_VALUE_CHARS - 3] + "..."
+    return value if isinstance(value, str) else json.loads(text)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem (or note) about the asset's metadata."""
+
+    id: str
+    severity: Severity
+    message: str
+    files: tuple[str, ...] = ()
+    location: str | None = None
+    value: Any = None
+    hint: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "severity": self.severity.value,
+            "files": list(self.files),
+            "location": self.location,
+            "message": self.message,
+            "value": self.value,
+            "hint": self.hint,
+        }
+
+
+@dataclass
+class Findings:
+    """An ordered, de-duplicated collection of findings."""
+
+    items: list[Finding] = field(default_factory=list)
+
+    def add(
+        self,
+        id: str,
+        severity: Severity,
+        message: str,
+        *,
+        files: Iterable[str] = (),
+        location: str | None = None,
+        value: Any = None,
+        hint: str | None = None,
+    ) -> Finding:
+        found = Finding(id, severity, message, tuple(files), location, short_value(value), hint)
+        if found not in self.items:
+            self.items.append(found)
+        return found
+
+    def error(self, id: str, message: str, **kwargs: Any) -> Finding:
+        return self.add(id, Severity.error, message, **kwargs)
+
+    def warning(self, id: str, message: str, **kwargs: Any) -> Finding:
+        return self.add(id, Severity.warning, message, **kwargs)
+
+    def info(self, id: str, message: str, **kwargs: Any) -> Finding:
+        return self.add(id, Severity.info, message, **kwargs)
+
+    def extend(self, other: Iterable[Finding]) -> None:
+        for item in other:
+            if item not in self.items:
+                self.items.append(item)
+
+    def __iter__(self) -> Iterator[Finding]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.items if f.severity is severity)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity is Severity.error for f in self.items)
+
+    def sorted(self) -> list[Finding]:
+        """Errors first, then by file, keeping the order of discovery within a group."""
+        order = {id(f): i for i, f in enumerate(self.items)}
+        return sorted(self.items, key=lambda f: (f.severity.rank, f.files, order[id(f)]))

@@ -1,0 +1,374 @@
+"""One gather, from settings to validated documents (no writing: see `output.py`).
+
+Order matters for speed: the folder is listed and the service requests are started before
+aind-data-schema's models are first imported, so the network overlaps the 1-2 s import.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from gather_job import data_description, merge, models, parse, service_answers, validate
+from gather_job.data_description import Listing
+from gather_job.findings import Finding, Findings, Severity
+from gather_job.folder import InputProblem, LocalFolder
+from gather_job.parse import Document
+from gather_job.resolve import LEGACY_NAMES, Plan, plan_files
+from gather_job.service import Answer, MetadataService, RetryPolicy
+from gather_job.settings import Settings
+
+
+class Folder(Protocol):
+    """Where inputs are read from: a local folder or an S3 prefix."""
+
+    @property
+    def label(self) -> str: ...
+
+    def names(self) -> list[str]: ...
+
+    def read(self, name: str) -> bytes: ...
+
+
+@dataclass
+class Result:
+    """Everything a run learned; `documents` are the core files to write, by kind."""
+
+    settings: Settings
+    findings: Findings
+    plan: Plan
+    documents: dict[str, Document] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    service_calls: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - started, 4)
+
+
+def make_service(settings: Settings, user_agent: str) -> MetadataService:
+    return MetadataService(
+        settings.metadata_service_url,
+        {
+            "subject": settings.metadata_service_subject_endpoint,
+            "procedures": settings.metadata_service_procedures_endpoint,
+            "instrument": settings.metadata_service_instrument_endpoint,
+            "funding": settings.metadata_service_funding_endpoint,
+            "investigators": settings.metadata_service_investigators_endpoint,
+        },
+        timeouts={"procedures": settings.service_procedures_timeout_s},
+        default_timeout=settings.service_timeout_s,
+        policy=RetryPolicy(
+            retries=settings.service_retries,
+            backoff_s=settings.service_backoff_s,
+            total_s=settings.service_total_timeout_s,
+        ),
+        user_agent=user_agent,
+    )
+
+
+def open_folder(settings: Settings) -> Folder:
+    source = settings.source_dir
+    if source is None:
+        from gather_job.errors import UsageError
+
+        raise UsageError(
+            "No metadata_dir or output_dir is set, so there is no folder to read.", hint="Set metadata_dir."
+        )
+    return LocalFolder(Path(source), missing_ok=settings.metadata_dir is None)
+
+
+class _Run:
+    """The state of one gather; methods are its stages, in the order `gather` calls them."""
+
+    def __init__(self, settings: Settings, folder: Folder, service: MetadataService | None, findings: Findings):
+        self.s = settings
+        self.folder = folder
+        self.service = service
+        self.findings = findings
+        self.result = Result(settings, findings, Plan())
+        self.pending: dict[str, tuple[str, Future[Answer]]] = {}
+        self.labels: dict[str, str] = {}
+        self.parts: dict[str, list[Document]] = {}
+
+    # -- stage 1: names and requests, before any model import ------------------------------------
+    def plan(self) -> None:
+        plan = self.result.plan = plan_files(self.folder.names())
+        for kind, names in plan.ignored_parts.items():
+            self.findings.warning(
+                "gather.resolve.ignored_parts",
+                f"{models.file_name(kind)} is in the folder, so {names} are not merged into it.",
+                files=tuple(names),
+                hint=f"Remove {models.file_name(kind)} to have the parts merged, or remove the parts.",
+            )
+        for name in plan.legacy:
+            self.findings.warning(
+                "gather.resolve.legacy_name",
+                f"{name} is an aind-data-schema 1.x file name and is not read.",
+                files=(name,),
+                hint=f"Convert it to the 2.x {LEGACY_NAMES[name]}.",
+            )
+        for name in plan.unused:
+            self.findings.info(
+                "gather.resolve.unused",
+                f"{name} is not a core metadata file; it is left alone.",
+                files=(name,),
+            )
+
+    def start_requests(self) -> None:
+        plan, s = self.result.plan, self.s
+        instrument_id = s.instrument_settings.instrument_id
+        if self.service is None:
+            if instrument_id and "instrument" not in plan.exact:
+                self.findings.warning(
+                    "gather.service.offline",
+                    f"Offline: instrument {instrument_id!r} was not fetched from the metadata service.",
+                    location="instrument_settings.instrument_id",
+                    hint="Put the instrument's JSON in the folder, or run with the service.",
+                )
+            return
+        if s.subject_id:
+            self._request_subject(s.subject_id)
+        dd = s.data_description_settings
+        if "data_description" not in plan.exact and dd.project_name:
+            if dd.funding_source is None:
+                self._submit("funding", dd.project_name)
+            if dd.investigators is None:
+                self._submit("investigators", dd.project_name)
+        if instrument_id and "instrument" not in plan.exact:
+            self._submit("instrument", instrument_id)
+
+    def _request_subject(self, subject_id: str) -> None:
+        for kind in ("subject", "procedures"):
+            if kind not in self.result.plan.exact:
+                self._submit(kind, subject_id)
+
+    def _submit(self, kind: str, key: str) -> None:
+        assert self.service is not None
+        self.pending[kind] = (key, self.service.submit(kind, key))
+        self.result.service_calls.append(self.service.url(kind, key))
+
+    def _answer(self, kind: str) -> tuple[str, Answer] | None:
+        if kind not in self.pending:
+            return None
+        key, future = self.pending[kind]
+        return key, future.result()
+
+    # -- stage 2: the folder's files --------------------------------------------------------------
+    def read_files(self) -> None:
+        plan = self.result.plan
+        for kind, name in plan.inputs():
+            try:
+                raw = self.folder.read(name)
+            except InputProblem as problem:
+                self.findings.error(problem.id, problem.message, files=(name,), hint=problem.hint)
+                doc = Document(kind=kind, label=name)
+            else:
+                doc = parse.load(kind, name, raw, self.findings)
+            doc.origin = {"from": "file", "file": name}
+            if plan.exact.get(kind) == name:
+                self._keep(kind, doc)
+            else:
+                self.parts.setdefault(kind, []).append(doc)
+
+    def _keep(self, kind: str, doc: Document) -> None:
+        self.result.documents[kind] = doc
+        self.labels[kind] = doc.label
+
+    def merge_parts(self, kind: str) -> None:
+        docs = self.parts.get(kind)
+        if not docs:
+            return
+        if len(docs) == 1:
+            self._keep(kind, docs[0])
+            return
+        label = f"{models.file_name(kind)} (merged)"
+        model = merge.merge(kind, docs, self.findings)
+        origin = {"from": "merged", "parts": [d.origin.get("file", d.label) for d in docs]}
+        if any(d.origin.get("from") == "service" for d in docs):
+            origin["service"] = [d.origin["url"] for d in docs if d.origin.get("from") == "service"]
+        self._keep(kind, Document(kind=kind, label=label, model=model, origin=origin))
+
+    # -- stage 3: who and when --------------------------------------------------------------------
+    def subject_and_start(self) -> tuple[str | None, Any]:
+        acquisition = self.result.documents.get("acquisition")
+        subject_id, start = self.s.subject_id, self.s.acquisition_start_time
+        if acquisition is not None and acquisition.model is not None:
+            subject_id = acquisition.model.subject_id
+            start = acquisition.model.acquisition_start_time
+        elif acquisition is not None and isinstance(acquisition.data, dict):
+            subject_id = str(acquisition.data.get("subject_id") or subject_id or "") or None
+        if subject_id and self.service is not None and subject_id != self.s.subject_id:
+            self._request_subject(subject_id)
+        return subject_id, start
+
+    # -- stage 4: the service's answers -----------------------------------------------------------
+    def service_documents(self, subject_id: str | None) -> None:
+        for kind, required in (("subject", True), ("procedures", False)):
+            if kind in self.result.documents:
+                continue
+            got = self._answer(kind)
+            if got is None:
+                self._missing(kind, subject_id, required)
+                continue
+            key, answer = got
+            doc = service_answers.document(kind, key, answer, self.findings, required=required)
+            if doc is not None:
+                doc.model = parse.validate(kind, doc.label, doc.data, self.findings)
+                self._keep(kind, doc)
+        got = self._answer("instrument")
+        if got is not None:
+            key, answer = got
+            record = service_answers.instrument_record(key, answer, self.findings)
+            if record is not None:
+                self._add_instrument_record(key, record)
+
+    def _add_instrument_record(self, instrument_id: str, record: Document) -> None:
+        in_folder = [d for d in self.parts.get("instrument", []) if d.valid and d.model.instrument_id == instrument_id]
+        if in_folder:
+            self.findings.info(
+                "gather.service.instrument_in_folder",
+                f"Instrument {instrument_id!r} is already in {in_folder[0].label}; the service's record is not merged.",
+                files=(in_folder[0].label,),
+            )
+            return
+        record.model = parse.validate("instrument", record.label, record.data, self.findings)
+        self.parts.setdefault("instrument", []).append(record)
+
+    def _missing(self, kind: str, subject_id: str | None, required: bool) -> None:
+        why = "the job is offline" if self.service is None else "no subject_id is known"
+        if subject_id is None and self.service is not None:
+            why = "no subject_id is known (neither acquisition.json nor the settings give one)"
+        self.findings.add(
+            "gather.resolve.missing",
+            Severity.error if required else Severity.warning,
+            f"No {kind}.json: it is not in the folder and {why}.",
+            files=(f"{kind}.json",),
+            hint=f"Put {kind}.json in the metadata folder"
+            + ("" if self.service is None else " or set subject_id")
+            + ".",
+        )
+
+    def description(self, subject_id: str | None, start: Any) -> None:
+        if "data_description" in self.result.documents:
+            return
+        dd = self.s.data_description_settings
+        self._keep(
+            "data_description",
+            data_description.build(
+                self.s,
+                subject_id,
+                start,
+                self._listing("funding", dd.funding_source),
+                self._listing("investigators", dd.investigators),
+                self.findings,
+            ),
+        )
+
+    def _listing(self, what: str, given: list[dict[str, Any]] | None) -> Listing:
+        if given is not None:
+            return Listing(given, "data_description_settings")
+        got = self._answer(what)
+        if got is None:
+            reason = "the job is offline" if self.service is None else "no project_name is set"
+            return Listing(None, f"{reason}, and data_description_settings has no {what}")
+        key, answer = got
+        return service_answers.listing(what, key, answer)
+
+    # -- stage 5: across files --------------------------------------------------------------------
+    def _valid_parts(self, kind: str, whole: Any) -> list[tuple[str, Any]]:
+        parts = [(d.label, d.model) for d in self.parts.get(kind, []) if d.valid]
+        return parts or ([(self.labels[kind], whole)] if whole is not None else [])
+
+    def cross_checks(self, subject_id: str | None) -> None:
+        docs = self.result.documents
+        model = {kind: doc.model for kind, doc in docs.items() if doc.model is not None}
+        acq = model.get("acquisition")
+        places: list[tuple[str, str, str | None]] = []
+        if acq is not None:
+            places.append((self.labels["acquisition"], "subject_id", acq.subject_id))
+        places.append(("settings", "subject_id", self.s.subject_id))
+        for kind in ("subject", "procedures", "data_description"):
+            if kind in model:
+                places.append((self.labels[kind], "subject_id", getattr(model[kind], "subject_id", None)))
+        validate.check_subject_ids(places, self.findings)
+        if acq is not None:
+            validate.check_start_time(self.s.acquisition_start_time, acq, self.labels["acquisition"], self.findings)
+            validate.check_devices(
+                model.get("instrument"),
+                acq,
+                model.get("procedures"),
+                self.labels,
+                self._valid_parts("acquisition", acq),
+                self._valid_parts("instrument", model.get("instrument")),
+                self.findings,
+            )
+        elif "acquisition" not in docs:
+            self.findings.warning(
+                "gather.resolve.missing",
+                "No acquisition.json or acquisition*.json in the folder.",
+                files=("acquisition.json",),
+                hint="A raw asset normally has one; subject_id and acquisition_start_time then come from the settings.",
+            )
+        validate.check_modalities(
+            model.get("data_description"), model.get("instrument"), acq, self.labels, self.findings
+        )
+        if model and len(model) == len(docs):
+            name = getattr(model.get("data_description"), "name", None) or "unknown"
+            validate.check_metadata(model, name, self.s.output_dir or "", self.labels, self.findings)
+        elif model:
+            self.findings.info(
+                "gather.metadata.skipped",
+                "The whole-asset check did not run because some files are invalid; fix those first.",
+            )
+
+
+def gather(
+    settings: Settings,
+    *,
+    notes: list[Finding] | None = None,
+    folder: Folder | None = None,
+    service: MetadataService | None = None,
+    user_agent: str = "gather-job",
+) -> Result:
+    """Resolve, fetch, merge and validate; raise ServiceError (exit 4) when the service fails."""
+    findings = Findings()
+    findings.extend(notes or [])
+    own_service = service is None and not settings.offline
+    if own_service:
+        service = make_service(settings, user_agent)
+    run = _Run(settings, folder or open_folder(settings), None if settings.offline else service, findings)
+    timings = run.result.timings
+    try:
+        with _timed(timings, "resolve"):
+            run.plan()
+            run.start_requests()
+        with _timed(timings, "import_models"):
+            for kind in models.CORE_FILES:
+                models.model_class(kind)
+        with _timed(timings, "read_and_validate"):
+            run.read_files()
+            run.merge_parts("acquisition")
+            run.merge_parts("quality_control")
+            subject_id, start = run.subject_and_start()
+        with _timed(timings, "service_wait"):
+            run.service_documents(subject_id)
+        with _timed(timings, "merge_and_build"):
+            run.merge_parts("instrument")
+            run.description(subject_id, start)
+        with _timed(timings, "cross_checks"):
+            run.cross_checks(subject_id)
+    finally:
+        if own_service and service is not None:
+            service.close()
+    return run.result

@@ -1,0 +1,62 @@
+"""Lazy access to aind-data-schema's core models.
+
+Importing them takes 1-2 s, so nothing imports this module's targets at start-up: the CLI's light
+commands never touch them, and a run starts its service requests before the first `model_class` call.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from typing import Any
+
+# Metadata's own order of core files; output and reports follow it.
+CORE_FILES = (
+    "subject",
+    "data_description",
+    "procedures",
+    "instrument",
+    "processing",
+    "acquisition",
+    "quality_control",
+    "model",
+)
+MERGEABLE = ("instrument", "acquisition", "quality_control")
+
+_CLASSES = {
+    "subject": ("aind_data_schema.core.subject", "Subject"),
+    "data_description": ("aind_data_schema.core.data_description", "DataDescription"),
+    "procedures": ("aind_data_schema.core.procedures", "Procedures"),
+    "instrument": ("aind_data_schema.core.instrument", "Instrument"),
+    "processing": ("aind_data_schema.core.processing", "Processing"),
+    "acquisition": ("aind_data_schema.core.acquisition", "Acquisition"),
+    "quality_control": ("aind_data_schema.core.quality_control", "QualityControl"),
+    "model": ("aind_data_schema.core.model", "Model"),
+}
+
+
+def file_name(kind: str) -> str:
+    """The core file's standard name (equal to the model's `default_filename()`, pinned by a test)."""
+    return f"{kind}.json"
+
+
+@cache
+def model_class(kind: str) -> Any:
+    module, name = _CLASSES[kind]
+    return getattr(importlib.import_module(module), name)
+
+
+@cache
+def metadata_class() -> Any:
+    return importlib.import_module("aind_data_schema.core.metadata").Metadata
+
+
+def object_type(kind: str) -> str:
+    """The `object_type` a file of this kind must declare ('Data description', 'Instrument', ...)."""
+    return str(model_class(kind).model_fields["object_type"].default)
+
+
+def schema_version() -> str:
+    from importlib.metadata import version
+
+    return version("aind-data-schema")

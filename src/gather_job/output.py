@@ -1,0 +1,190 @@
+"""What to write, serialised once, and writing it to a local folder atomically.
+
+A folder the job owns (absent, or holding only a previous gather's files) is replaced as a whole:
+the new files are written into a temporary folder beside it, which is then swapped in with one
+atomic `renameat2(RENAME_EXCHANGE)` (or two renames where the kernel lacks it). A folder shared
+with other files (e.g. metadata_dir == output_dir) gets each file by temp-file + `os.replace`,
+gather_report.json last, and never has an input file rewritten.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from gather_job.errors import OutputRefused, UsageError
+from gather_job.models import CORE_FILES, file_name
+from gather_job.parse import Document
+
+REPORT_NAME = "gather_report.json"
+OUR_FILES = frozenset({file_name(kind) for kind in CORE_FILES} | {REPORT_NAME})
+STALE_TEMP_S = 3600.0
+Hook = Callable[[str], None]
+
+
+def serialize(doc: Document) -> bytes | None:
+    """Bytes to write for one document: the model as aind-data-schema writes it, else as gathered."""
+    if doc.model is not None:
+        return str(doc.model.model_dump_json(indent=3)).encode("utf-8")
+    if doc.raw is not None and doc.data is not None:
+        return doc.raw  # an invalid file from the folder, passed on byte for byte
+    if doc.data is not None:
+        return json.dumps(doc.data, indent=3, ensure_ascii=False).encode("utf-8")
+    return None
+
+
+def checksums(files: Mapping[str, bytes]) -> dict[str, dict[str, object]]:
+    return {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()}
+
+
+def holds_asset(target: Path) -> bool:
+    """A folder holds an asset when a previous gather completed there (its report is the marker)."""
+    return (target / REPORT_NAME).is_file()
+
+
+def check_target(target: Path, policy: str) -> bool:
+    """Apply `if_exists` before any work; False means skip (exit 0 without writing)."""
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"output_dir '{target}' is a file, not a folder.", hint="Point output_dir at a folder.")
+    if not holds_asset(target):
+        return True
+    if policy == "error":
+        raise OutputRefused(
+            f"output_dir '{target}' already holds a gathered asset ({REPORT_NAME} is there) and if_exists is 'error'.",
+            hint="Use another output_dir, remove the old result, or set if_exists to overwrite or skip.",
+        )
+    return policy != "skip"
+
+
+def _owned(target: Path, inputs: frozenset[Path]) -> bool:
+    """True when everything in `target` is a previous gather's output (so it may be replaced whole)."""
+    if not target.exists():
+        return True
+    return all(
+        entry.name in OUR_FILES and entry.is_file() and entry.resolve() not in inputs for entry in target.iterdir()
+    )
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2); False when the platform cannot."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(result == 0)
+
+
+def _clean_stale(parent: Path, prefix: str) -> None:
+    now = time.time()
+    for entry in parent.glob(f"{prefix}*"):
+        try:
+            if now - entry.stat().st_mtime > STALE_TEMP_S:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def write_local(
+    target: Path,
+    files: Mapping[str, bytes],
+    report: bytes,
+    *,
+    inputs: frozenset[Path] = frozenset(),
+    hook: Hook | None = None,
+) -> list[str]:
+    """Write `files` and the report into `target`; return the names actually written."""
+    pause = hook or (lambda step: None)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if _owned(target, inputs):
+            return _swap_in(target, files, report, pause)
+        return _replace_each(target, files, report, inputs, pause)
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot write to output_dir '{target}': {exc.strerror or exc}.",
+            hint="Check that the folder is writable and the disk is not full.",
+        ) from exc
+
+
+def _swap_in(target: Path, files: Mapping[str, bytes], report: bytes, pause: Hook) -> list[str]:
+    prefix = f".{target.name}.gather-tmp-"
+    _clean_stale(target.parent, prefix)
+    staging = target.parent / f"{prefix}{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
+    try:
+        for name, data in files.items():
+            _write_synced(staging / name, data)
+        _write_synced(staging / REPORT_NAME, report)
+        _fsync_dir(staging)
+        pause("swap")
+        if not target.exists():
+            staging.rename(target)
+        elif _exchange(staging, target):
+            shutil.rmtree(staging)  # now the previous result
+        else:
+            old = target.parent / f"{prefix}old-{uuid.uuid4().hex[:12]}"
+            target.rename(old)
+            staging.rename(target)
+            shutil.rmtree(old)
+        _fsync_dir(target.parent)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return [*files, REPORT_NAME]
+
+
+def _replace_each(
+    target: Path, files: Mapping[str, bytes], report: bytes, inputs: frozenset[Path], pause: Hook
+) -> list[str]:
+    written: list[str] = []
+    stale = target / REPORT_NAME
+    if stale.exists():
+        pause("unlink-report")
+        stale.unlink()  # until the new report lands, the folder is visibly incomplete
+    for name, data in [*files.items(), (REPORT_NAME, report)]:
+        final = target / name
+        if final.resolve() in inputs:
+            continue  # an input file of this very folder: never rewritten
+        temporary = target / f".{name}.gather-tmp-{uuid.uuid4().hex[:12]}"
+        try:
+            _write_synced(temporary, data)
+            pause(f"replace:{name}")
+            temporary.replace(final)
+        finally:
+            if temporary.exists():
+                temporary.unlink()
+        written.append(name)
+    _fsync_dir(target)
+    return written

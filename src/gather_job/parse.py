@@ -1,0 +1,222 @@
+"""Bytes to validated models, each input decoded and validated exactly once.
+
+Problems become findings located in the file (line/column for JSON, a JSON path for schema errors),
+never exceptions: a broken file must not hide what is wrong with the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from gather_job import models
+from gather_job.capture import capture
+from gather_job.findings import Findings
+from gather_job.settings import did_you_mean
+
+MAX_ERRORS_PER_FILE = 25
+
+
+@dataclass
+class Document:
+    """One input (a file or a service answer) and what became of it."""
+
+    kind: str
+    label: str
+    raw: bytes | None = None
+    data: Any = None
+    model: Any = None
+    origin: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return self.model is not None
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def decode_json(label: str, raw: bytes, findings: Findings) -> Any:
+    """Strict JSON: UTF-8, one object, no duplicate keys, no NaN/Infinity. None when unusable."""
+    if not raw.strip():
+        findings.error(
+            "gather.file.empty",
+            f"{label} is empty.",
+            files=(label,),
+            hint="Write the JSON document or remove the file.",
+        )
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        findings.error(
+            "gather.file.encoding",
+            f"{label} is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+            files=(label,),
+            location=f"byte {exc.start}",
+            hint="Save the file as UTF-8.",
+        )
+        return None
+    duplicates: list[str] = []
+    constants: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in items:
+            if key in seen:
+                duplicates.append(key)
+            seen[key] = value
+        return seen
+
+    def constant(name: str) -> float:
+        constants.append(name)
+        return float("nan")
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    except json.JSONDecodeError as exc:
+        findings.error(
+            "gather.file.invalid_json",
+            f"{label} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+            files=(label,),
+            location=f"line {exc.lineno} column {exc.colno}",
+            hint="The file may be truncated or hand-edited; fix the JSON there.",
+        )
+        return None
+    except RecursionError:
+        findings.error("gather.file.too_deep", f"{label} is nested too deeply to be metadata.", files=(label,))
+        return None
+    if duplicates:
+        findings.error(
+            "gather.file.duplicate_key",
+            f"{label} repeats the key(s) {sorted(set(duplicates))}; JSON readers silently keep only the last one.",
+            files=(label,),
+            value=sorted(set(duplicates)),
+            hint="Keep one value per key.",
+        )
+    if constants:
+        findings.error(
+            "gather.file.non_finite_number",
+            f"{label} contains {sorted(set(constants))}, which JSON does not allow.",
+            files=(label,),
+            hint="Use a finite number or null.",
+        )
+    if duplicates or constants:
+        return None
+    if not isinstance(data, dict):
+        findings.error(
+            "gather.file.not_object",
+            f"{label} holds a JSON {type(data).__name__}, not an object.",
+            files=(label,),
+            hint="A core metadata file is one JSON object ({...}).",
+        )
+        return None
+    return data
+
+
+def json_path(data: Any, loc: Sequence[int | str]) -> str:
+    """Map a pydantic error location onto the document, dropping union tags and validator names."""
+    path = ""
+    current = data
+    for part in loc:
+        if isinstance(current, list) and isinstance(part, int):
+            path += f"[{part}]"
+            current = current[part] if part < len(current) else None
+        elif isinstance(current, Mapping) and isinstance(part, str) and part in current:
+            path += f".{part}" if path else part
+            current = current[part]
+        elif isinstance(current, Mapping) and isinstance(part, str) and not part.startswith(("function-", "tagged-")):
+            # a missing or unexpected key: keep it, it is what the user must add or remove
+            if part[:1].isupper() or " " in part:
+                continue  # a discriminated-union tag such as 'Laser' or 'Harp device'
+            path += f".{part}" if path else part
+            current = None
+    return path or "(document)"
+
+
+def _hint(error: Mapping[str, Any], key: str) -> str | None:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return f"Add the required field '{key}'."
+    if kind == "extra_forbidden":
+        return f"Remove '{key}': the schema has no such field here."
+    if kind in ("literal_error", "enum"):
+        return f"Allowed values: {ctx.get('expected')}."
+    if kind == "union_tag_invalid":
+        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+        tag = str(ctx.get("tag", ""))
+        return f"Unknown object_type {tag!r}{did_you_mean(tag, tags)}; allowed here: {', '.join(tags)}."
+    if kind == "union_tag_not_found":
+        return "Add the 'object_type' field that says which kind of object this is."
+    return None
+
+
+def validate(kind: str, label: str, data: dict[str, Any], findings: Findings) -> Any:
+    """Validate decoded JSON against the core model; return the model or None."""
+    expected = models.object_type(kind)
+    declared = data.get("object_type")
+    if declared is not None and declared != expected:
+        findings.error(
+            "gather.file.wrong_object_type",
+            f"{label} says object_type {declared!r}, but a {models.file_name(kind)} must be {expected!r}.",
+            files=(label,),
+            location="object_type",
+            value=declared,
+            hint=f"Is the file misnamed? Otherwise set object_type to {expected!r}.",
+        )
+        return None
+    cls = models.model_class(kind)
+    with capture(findings, (label,), f"validating {label}"):
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            _schema_findings(exc, label, data, findings)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+            findings.error(
+                "gather.schema.crashed",
+                f"aind-data-schema could not validate {label}: {type(exc).__name__}: {exc}.",
+                files=(label,),
+                hint="Some value has an unexpected shape; compare the file with the schema.",
+            )
+    return None
+
+
+def _schema_findings(exc: ValidationError, label: str, data: dict[str, Any], findings: Findings) -> None:
+    errors = exc.errors(include_url=False)
+    for error in errors[:MAX_ERRORS_PER_FILE]:
+        loc = tuple(error["loc"])
+        where = json_path(data, loc)
+        key = where.rsplit(".", 1)[-1]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "union_tag_invalid":
+            message = f"unknown object_type {(error.get('ctx') or {}).get('tag')!r}"
+        hint = _hint(error, key)
+        findings.error(
+            "gather.schema.invalid",
+            f"{label}: {where}: {message}",
+            files=(label,),
+            location=where,
+            value=None if error["type"] == "missing" else error.get("input"),
+            hint=hint,
+        )
+    if len(errors) > MAX_ERRORS_PER_FILE:
+        findings.error(
+            "gather.schema.invalid",
+            f"{label}: {len(errors) - MAX_ERRORS_PER_FILE} more schema errors not shown.",
+            files=(label,),
+            hint="Fix the ones above first; many may share one cause.",
+        )
+
+
+def load(kind: str, label: str, raw: bytes, findings: Findings) -> Document:
+    data = decode_json(label, raw, findings)
+    doc = Document(kind=kind, label=label, raw=raw, data=data)
+    if data is not None:
+        doc.model = validate(kind, label, data, findings)
+    return doc

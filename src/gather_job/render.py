@@ -1,0 +1,60 @@
+"""Findings for people: grouped by file, errors first, each with its id, location, value and fix.
+
+`run`'s stderr summary and `check`'s report use the same rendering, so a finding reads the same
+wherever it is seen; `gather_report.json` and `check --json` carry the same data as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterable
+
+from gather_job.findings import Finding, Findings, Severity
+
+WIDTH = 100
+LABELS = {Severity.error: "ERROR", Severity.warning: "WARNING", Severity.info: "note"}
+
+
+def _group(finding: Finding) -> str:
+    return finding.files[0] if finding.files else "(settings and asset)"
+
+
+def _wrap(text: str, indent: str) -> str:
+    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+
+
+def render_finding(finding: Finding) -> str:
+    head = f"  {LABELS[finding.severity]:<7} {finding.id}"
+    if finding.location:
+        head += f"  at {finding.location}"
+    lines = [head, _wrap(finding.message, " " * 10)]
+    if finding.value is not None and str(finding.value) not in finding.message:
+        lines.append(_wrap(f"value: {json.dumps(finding.value, ensure_ascii=False)}", " " * 10))
+    if len(finding.files) > 1:
+        lines.append(_wrap("files: " + ", ".join(finding.files), " " * 10))
+    if finding.hint:
+        lines.append(_wrap(f"fix: {finding.hint}", " " * 10))
+    return "\n".join(lines)
+
+
+def render(findings: Findings | Iterable[Finding], *, show_info: bool = False) -> str:
+    """The findings grouped by file (the group with the worst finding first)."""
+    items = findings.sorted() if isinstance(findings, Findings) else list(findings)
+    shown = [f for f in items if show_info or f.severity is not Severity.info]
+    groups: dict[str, list[Finding]] = {}
+    for finding in shown:
+        groups.setdefault(_group(finding), []).append(finding)
+    blocks = []
+    for name, group in groups.items():
+        blocks.append(name + "\n" + "\n".join(render_finding(f) for f in group))
+    return "\n\n".join(blocks)
+
+
+def counts(findings: Findings) -> str:
+    e, w, i = (findings.count(s) for s in (Severity.error, Severity.warning, Severity.info))
+    return f"{e} error{'s' * (e != 1)}, {w} warning{'s' * (w != 1)}, {i} note{'s' * (i != 1)}"
+
+
+def json_lines(findings: Findings) -> str:
+    return "".join(json.dumps(f.to_json(), ensure_ascii=False) + "\n" for f in findings.sorted())

@@ -1,0 +1,64 @@
+"""gather_report.json: what a run used, found and wrote, versioned and free of secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from gather_job.findings import Findings, Severity
+from gather_job.service import redact_url
+
+REPORT_VERSION = 1
+_SECRET_KEY = re.compile(r"secret|token|password|passwd|credential|access_key|api_key", re.IGNORECASE)
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """Settings as they may be shown: secret-looking keys masked, credentials cut out of URLs."""
+    if isinstance(value, Mapping):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(item, key) for item in value]
+    if key and _SECRET_KEY.search(key) and value not in (None, ""):
+        return "***"
+    if isinstance(value, str) and _URL.match(value):
+        return redact_url(value)
+    return value
+
+
+def build_report(
+    *,
+    command: str,
+    status: str,
+    exit_code: int,
+    tool_version: str,
+    schema_version: str,
+    settings: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    findings: Findings,
+    files: Mapping[str, Any],
+    service_calls: list[str],
+    timings: Mapping[str, float],
+) -> dict[str, Any]:
+    return {
+        "report_version": REPORT_VERSION,
+        "tool": {"name": "gather-job", "version": tool_version, "aind_data_schema": schema_version},
+        "command": command,
+        "status": status,
+        "exit_code": exit_code,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "summary": {s.value: findings.count(s) for s in Severity},
+        "settings": redact(settings),
+        "sources": dict(sources),
+        "findings": [f.to_json() for f in findings.sorted()],
+        "files": dict(files),
+        "service_calls": [redact_url(url) for url in service_calls],
+        "timings_s": dict(timings),
+    }
+
+
+def dumps(report: Mapping[str, Any]) -> bytes:
+    return (json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")

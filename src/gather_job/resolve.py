@@ -1,0 +1,62 @@
+"""Which input file provides each core file (DESIGN.md section 5), decided from names alone.
+
+Pure: takes the folder's entry names, returns a plan. Nothing here reads a file or a service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from gather_job.models import CORE_FILES, MERGEABLE, file_name
+
+# aind-data-schema 1.x names that 2.x renamed: a common reason for "no acquisition found".
+LEGACY_NAMES = {"session.json": "acquisition.json", "rig.json": "instrument.json"}
+OUTPUT_ONLY = {"gather_report.json", "metadata.nd.json"}
+
+
+@dataclass
+class Plan:
+    """Per core file: the exact file, or the sorted parts to merge; plus what is ignored and why."""
+
+    exact: dict[str, str] = field(default_factory=dict)
+    parts: dict[str, list[str]] = field(default_factory=dict)
+    ignored_parts: dict[str, list[str]] = field(default_factory=dict)
+    legacy: list[str] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)
+
+    def inputs(self) -> list[tuple[str, str]]:
+        """(kind, name) of every file to read, in a fixed order."""
+        wanted = [(kind, name) for kind, name in self.exact.items()]
+        for kind, names in self.parts.items():
+            wanted.extend((kind, name) for name in names)
+        return sorted(wanted, key=lambda item: (CORE_FILES.index(item[0]), item[1]))
+
+
+def plan_files(names: Iterable[str]) -> Plan:
+    """Resolve entries by name, in sorted order, as the reference does but deterministically."""
+    plan = Plan()
+    json_names = sorted(n for n in set(names) if n.endswith(".json") and n not in OUTPUT_ONLY)
+    claimed: set[str] = set()
+    for kind in CORE_FILES:
+        exact = file_name(kind)
+        if exact in json_names:
+            plan.exact[kind] = exact
+            claimed.add(exact)
+    for kind in MERGEABLE:
+        parts = [n for n in json_names if n.startswith(kind) and n != file_name(kind) and n not in claimed]
+        claimed.update(parts)
+        if not parts:
+            continue
+        if kind in plan.exact:
+            plan.ignored_parts[kind] = parts
+        else:
+            plan.parts[kind] = parts
+    for name in json_names:
+        if name in claimed:
+            continue
+        if name in LEGACY_NAMES:
+            plan.legacy.append(name)
+        else:
+            plan.unused.append(name)
+    return plan

@@ -1,0 +1,109 @@
+"""`run` and `check`: one gather, then the decision, the writing and the report.
+
+The exit code is decided here, once, from the collected findings: errors with raise_if_invalid
+give 3 and no core file; otherwise every gathered file is written and the run exits 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gather_job import __version__, models, output, report
+from gather_job.errors import UsageError
+from gather_job.findings import Finding
+from gather_job.folder import LocalFolder
+from gather_job.job import Folder, Result, gather, open_folder
+from gather_job.settings import Settings
+
+
+@dataclass
+class Outcome:
+    """What happened, for the CLI to print and return."""
+
+    exit_code: int
+    status: str
+    result: Result | None
+    target: str | None = None
+    written: list[str] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def _documents_bytes(result: Result) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for kind in models.CORE_FILES:
+        doc = result.documents.get(kind)
+        if doc is None:
+            continue
+        data = output.serialize(doc)
+        if data is not None:
+            files[models.file_name(kind)] = data
+    return files
+
+
+def _sources(result: Result) -> dict[str, Any]:
+    return {models.file_name(kind): doc.origin for kind, doc in sorted(result.documents.items())}
+
+
+def _report(command: str, status: str, code: int, result: Result, files: dict[str, bytes]) -> dict[str, Any]:
+    return report.build_report(
+        command=command,
+        status=status,
+        exit_code=code,
+        tool_version=__version__,
+        schema_version=models.schema_version(),
+        settings=result.settings.model_dump(mode="json"),
+        sources=_sources(result),
+        findings=result.findings,
+        files=output.checksums(files),
+        service_calls=result.service_calls,
+        timings=result.timings,
+    )
+
+
+def _inputs(folder: Folder, result: Result) -> frozenset[Path]:
+    if not isinstance(folder, LocalFolder):
+        return frozenset()
+    return frozenset((folder.path / name).resolve() for _, name in result.plan.inputs())
+
+
+def _extra_report(settings: Settings, data: bytes) -> None:
+    if settings.report:
+        path = Path(settings.report)
+        temporary = path.with_name(f".{path.name}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(data)
+            temporary.replace(path)
+        except OSError as exc:
+            raise UsageError(f"Cannot write the report to '{path}': {exc.strerror or exc}.") from exc
+
+
+def execute_run(
+    settings: Settings, notes: list[Finding], *, hook: output.Hook | None = None, folder: Folder | None = None
+) -> Outcome:
+    if not settings.output_dir:
+        raise UsageError("output_dir is not set.", hint="Set output_dir to the folder the gathered files go to.")
+    target = Path(settings.output_dir)
+    if not output.check_target(target, settings.if_exists):
+        return Outcome(0, "skipped", None, str(target))
+    source = folder or open_folder(settings)
+    result = gather(settings, notes=notes, folder=source, user_agent=f"gather-job/{__version__}")
+    files = _documents_bytes(result)
+    invalid = result.findings.has_errors and settings.raise_if_invalid
+    code, status = (3, "invalid") if invalid else (0, "written")
+    to_write = {} if invalid else files
+    data = _report("run", status, code, result, to_write)
+    encoded = report.dumps(data)
+    written = output.write_local(target, to_write, encoded, inputs=_inputs(source, result), hook=hook)
+    _extra_report(settings, encoded)
+    return Outcome(code, status, result, str(target), written, data)
+
+
+def execute_check(settings: Settings, notes: list[Finding], *, folder: Folder | None = None) -> Outcome:
+    result = gather(settings, notes=notes, folder=folder, user_agent=f"gather-job/{__version__}")
+    code = 3 if result.findings.has_errors else 0
+    data = _report("check", "checked", code, result, {})
+    _extra_report(settings, report.dumps(data))
+    return Outcome(code, "checked", result, None, [], data)

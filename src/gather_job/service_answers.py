@@ -1,0 +1,108 @@
+"""What the metadata service's answers mean for the asset (DESIGN.md section 8).
+
+The client (`service.py`) only knows HTTP; here a 404 becomes "no such subject", a 406 "the project
+has subprojects", a 400 instrument list the newest exact-id record. Each becomes a Document to
+validate or a finding that quotes the service.
+"""
+
+from __future__ import annotations
+
+from gather_job.data_description import Listing, dedupe_people
+from gather_job.findings import Findings, Severity
+from gather_job.parse import Document
+from gather_job.service import Answer
+
+
+def document(kind: str, key: str, answer: Answer, findings: Findings, *, required: bool) -> Document | None:
+    """A subject or procedures answer as a Document to validate, or None with a finding."""
+    label = f"{kind}.json (service: {answer.url})"
+    if answer.status in (200, 400):
+        if answer.status == 400:
+            findings.warning(
+                "gather.service.unvalidated",
+                f"The metadata service says its {kind} record for {key!r} failed its own validation: "
+                f"{answer.error_message or answer.detail}.",
+                files=(label,),
+                hint="The record is used as it is; the findings below say what is wrong with it.",
+            )
+        if not isinstance(answer.body, dict):
+            findings.error(
+                "gather.service.bad_answer",
+                f"The metadata service sent a JSON {type(answer.body).__name__} for {kind} {key!r}, not an object.",
+                files=(label,),
+            )
+            return None
+        return Document(kind=kind, label=label, data=answer.body, origin={"from": "service", "url": answer.url})
+    if answer.status == 404:
+        findings.add(
+            "gather.service.not_found",
+            Severity.error if required else Severity.warning,
+            f"The metadata service has no {kind} for subject {key!r} ({answer.detail}).",
+            files=(f"{kind}.json",),
+            value=key,
+            hint=f"Check subject_id, or put a {kind}.json in the metadata folder.",
+        )
+        return None
+    findings.error(
+        "gather.service.rejected",
+        f"The metadata service refused {kind} for subject {key!r}: {answer.detail}.",
+        files=(f"{kind}.json",),
+        value=key,
+        hint=f"Subject ids are numeric LabTracks ids; or put a {kind}.json in the metadata folder.",
+    )
+    return None
+
+
+def listing(what: str, project: str, answer: Answer) -> Listing:
+    """Funding or investigators from an answer; an empty Listing's origin says what the service said."""
+    if answer.status == 200 and isinstance(answer.body, list):
+        items = [item for item in answer.body if isinstance(item, dict)]
+        if what == "investigators":
+            items = dedupe_people(items)
+        origin = f"the metadata service returned an empty list ({answer.url})"
+        return Listing(items or None, origin if not items else f"service: {answer.url}")
+    return Listing(None, f"the metadata service answered {answer.status} {answer.detail!r} ({answer.url})")
+
+
+def instrument_record(instrument_id: str, answer: Answer, findings: Findings) -> Document | None:
+    """The newest stored record with exactly this id; the service answers 400 with a list of them."""
+    label = f"instrument {instrument_id} (service: {answer.url})"
+    if answer.status == 404:
+        findings.error(
+            "gather.service.not_found",
+            f"The metadata service has no instrument {instrument_id!r} ({answer.detail}).",
+            files=(label,),
+            location="instrument_settings.instrument_id",
+            value=instrument_id,
+            hint="Check instrument_settings.instrument_id, or put the instrument's JSON in the folder.",
+        )
+        return None
+    if answer.status not in (200, 400):
+        findings.error(
+            "gather.service.rejected",
+            f"The metadata service refused instrument {instrument_id!r}: {answer.detail}.",
+            files=(label,),
+            location="instrument_settings.instrument_id",
+        )
+        return None
+    records = answer.body if isinstance(answer.body, list) else [answer.body]
+    exact = [r for r in records if isinstance(r, dict) and r.get("instrument_id") == instrument_id]
+    if not exact:
+        others = sorted({str(r.get("instrument_id")) for r in records if isinstance(r, dict)})
+        findings.error(
+            "gather.service.no_exact_instrument",
+            f"The metadata service has no record whose instrument_id is exactly {instrument_id!r}"
+            + (f" (it has {others})." if others else "."),
+            files=(label,),
+            location="instrument_settings.instrument_id",
+            value=instrument_id,
+            hint="Use one of the ids it has, exactly as written.",
+        )
+        return None
+    newest = max(exact, key=lambda r: str(r.get("modification_date") or ""))
+    return Document(
+        kind="instrument",
+        label=label,
+        data=newest,
+        origin={"from": "service", "url": answer.url, "modification_date": newest.get("modification_date")},
+    )

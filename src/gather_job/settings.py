@@ -1,0 +1,209 @@
+"""The job's settings: the reference GatherMetadataJob's field names, plus gather-job's own.
+
+This module imports pydantic only, so `gather-job --help` can list every setting cheaply. Where the
+values come from (job_type, file, inline JSON, environment, flags) is `sources.py`'s business.
+aind-data-schema-models is imported inside the validators that need it, never at import time.
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_SERVICE_URL = "http://aind-metadata-service"
+
+# Keys of the reference's JobSettings that this job accepts but does not implement.
+REFERENCE_ONLY_KEYS: dict[str, str] = {
+    "raise_if_mapper_errors": "gather-job runs no rig mappers",
+    "enrichment_settings": "gather-job does not enrich acquisition.json (weights, IACUC protocol)",
+    "subject_settings": "calibration subjects are not built by gather-job; put subject.json in the folder",
+}
+
+
+def did_you_mean(word: str, choices: list[str] | set[str]) -> str:
+    """A ' (did you mean 'x'?)' suffix naming the closest one or two choices, or ''."""
+    close = difflib.get_close_matches(word, sorted(choices), n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def _modality_abbreviation(item: Any) -> str:
+    from aind_data_schema_models.modalities import Modality
+
+    if isinstance(item, str):
+        abbreviation = item
+    elif isinstance(item, dict):
+        abbreviation = item.get("abbreviation") or ""
+        if not abbreviation and item.get("name"):
+            by_name = {m.name: a for a, m in Modality.abbreviation_map.items()}
+            abbreviation = str(by_name.get(item["name"], item["name"]))
+    elif hasattr(item, "abbreviation"):
+        abbreviation = item.abbreviation
+    else:
+        raise ValueError(f"a modality must be an abbreviation or a {{name, abbreviation}} object, not {item!r}")
+    if Modality.from_abbreviation(abbreviation) is None:
+        known = sorted(Modality.abbreviation_map)
+        raise ValueError(
+            f"unknown modality '{abbreviation}'{did_you_mean(abbreviation, known)}; valid: {', '.join(known)}"
+        )
+    return str(abbreviation)
+
+
+def _institution_abbreviation(value: Any) -> str:
+    from aind_data_schema_models.organizations import Organization
+
+    if isinstance(value, dict):
+        value = value.get("abbreviation") or value.get("name") or ""
+    elif hasattr(value, "abbreviation"):
+        value = value.abbreviation or value.name
+    if not isinstance(value, str):
+        # pydantic turns only ValueError into a located ValidationError
+        raise ValueError(f"institution must be an abbreviation such as 'AIND', not {value!r}")  # noqa: TRY004
+    if Organization.from_abbreviation(value) is not None:
+        return value
+    by_name = Organization.from_name(value)
+    if by_name is not None and by_name.abbreviation:
+        return str(by_name.abbreviation)
+    known = set(Organization.abbreviation_map)
+    raise ValueError(f"unknown institution '{value}'{did_you_mean(value, known)}; use an abbreviation such as 'AIND'")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+class DataDescriptionSettings(_Section):
+    """What data_description.json is built from when the folder has none."""
+
+    project_name: str | None = Field(
+        default=None, description="Project name; also the key for funding and investigators in the service."
+    )
+    modalities: list[str] = Field(
+        default_factory=list,
+        description="Modalities of the asset: abbreviations ('ecephys') or {name, abbreviation} objects.",
+    )
+    tags: list[str] | None = Field(default=None, description="Descriptive strings to help search for the data.")
+    group: str | None = Field(default=None, description="Group that collected the data (behavior, ephys, ...).")
+    restrictions: str | None = Field(default=None, description="Restrictions on publishing or sharing the data.")
+    data_summary: str | None = Field(default=None, description="Semantic summary of the experimental goal.")
+    institution: str = Field(default="AIND", description="Abbreviation of the organization that collected the data.")
+    funding_source: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Funding records (aind-data-schema Funding JSON); when set, the service is not asked.",
+    )
+    investigators: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Investigators (aind-data-schema Person JSON); when set, the service is not asked.",
+    )
+
+    @field_validator("modalities", mode="before")
+    @classmethod
+    def _modalities(cls, value: Any) -> list[str]:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return [_modality_abbreviation(item) for item in items]
+
+    @field_validator("institution", mode="before")
+    @classmethod
+    def _institution(cls, value: Any) -> str:
+        return _institution_abbreviation(value)
+
+    @field_validator("group", mode="before")
+    @classmethod
+    def _group(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        from aind_data_schema_models.data_name_patterns import Group
+
+        raw = value.value if isinstance(value, Group) else value
+        known = [g.value for g in Group]
+        if raw not in known:
+            raise ValueError(f"unknown group {raw!r}{did_you_mean(str(raw), known)}; valid: {', '.join(known)}")
+        return raw
+
+
+class InstrumentSettings(_Section):
+    """Which instrument record to take from the metadata service."""
+
+    instrument_id: str | None = Field(
+        default=None, description="Instrument id to fetch from the service and merge with the folder's parts."
+    )
+
+
+class Settings(_Section):
+    """Every setting of one run. Defaults are the lowest layer of `sources.compose_settings`."""
+
+    metadata_dir: str | None = Field(
+        default=None,
+        description="Folder (or s3:// prefix) holding the asset's metadata files; default: output_dir.",
+    )
+    output_dir: str | None = Field(
+        default=None, description="Where the gathered files go: a folder or s3://bucket/prefix/."
+    )
+    raise_if_invalid: bool = Field(
+        default=True, description="Exit 3 and write no core file when any error finding remains."
+    )
+    subject_id: str | None = Field(
+        default=None, description="Subject id; acquisition.json's value wins, a different one is an error."
+    )
+    acquisition_start_time: datetime | None = Field(
+        default=None,
+        description="Acquisition start (ISO 8601); naive means the rig's wall-clock. acquisition.json's value wins.",
+    )
+    data_description_settings: DataDescriptionSettings = Field(
+        default_factory=DataDescriptionSettings, description="Fields of the data_description.json to build."
+    )
+    instrument_settings: InstrumentSettings = Field(
+        default_factory=InstrumentSettings, description="Instrument to fetch from the metadata service."
+    )
+    offline: bool = Field(default=False, description="Never call the metadata service; use the folder and settings.")
+    metadata_service_url: str = Field(default=DEFAULT_SERVICE_URL, description="Base URL of aind-metadata-service.")
+    metadata_service_subject_endpoint: str = Field(default="/api/v2/subject", description="Subject endpoint path.")
+    metadata_service_procedures_endpoint: str = Field(
+        default="/api/v2/procedures", description="Procedures endpoint path."
+    )
+    metadata_service_instrument_endpoint: str = Field(
+        default="/api/v2/instrument", description="Instrument endpoint path."
+    )
+    metadata_service_funding_endpoint: str = Field(default="/api/v2/funding", description="Funding endpoint path.")
+    metadata_service_investigators_endpoint: str = Field(
+        default="/api/v2/investigators", description="Investigators endpoint path."
+    )
+    service_timeout_s: float = Field(default=30.0, gt=0, description="Per-request timeout for the service (seconds).")
+    service_procedures_timeout_s: float = Field(
+        default=90.0,
+        gt=0,
+        description="Per-request timeout for procedures, which fans out to many back ends.",
+    )
+    service_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries after a connection error, timeout, 429 or 5xx."
+    )
+    service_backoff_s: float = Field(
+        default=0.5, ge=0, description="First retry delay; doubles each retry, with jitter."
+    )
+    service_total_timeout_s: float = Field(
+        default=110.0,
+        gt=0,
+        description="Upper bound on the time spent on one service request, retries included.",
+    )
+    if_exists: Literal["overwrite", "skip", "error"] = Field(
+        default="overwrite",
+        description="When the output already holds an asset: overwrite, skip (exit 0), error (exit 5).",
+    )
+    report: str | None = Field(default=None, description="Where gather_report.json goes; default: inside output_dir.")
+
+    @property
+    def source_dir(self) -> str | None:
+        """The folder the inputs are read from (the reference defaults it to output_dir)."""
+        return self.metadata_dir or self.output_dir
+
+
+def known_keys(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:
+    """Field names of a settings section, mapped to their nested section type (or None)."""
+    keys: dict[str, type[BaseModel] | None] = {}
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        nested = annotation if isinstance(annotation, type) and issubclass(annotation, _Section) else None
+        keys[name] = nested
+    return keys

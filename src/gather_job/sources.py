@@ -1,0 +1,264 @@
+"""The one place where settings sources are composed.
+
+Precedence, lowest to highest (DESIGN.md section 3):
+
+    defaults < job_type job_settings < settings file < --job-settings JSON < GATHER_* environment < CLI flags
+
+Nested objects merge key by key (pydantic-settings' deep update); lists and scalars are replaced
+whole. Only this module reads the environment, and only variables with the GATHER_ prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from gather_job.errors import UsageError
+from gather_job.findings import Finding, Severity
+from gather_job.settings import REFERENCE_ONLY_KEYS, Settings, did_you_mean, known_keys
+
+ENV_PREFIX = "GATHER_"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One source of settings: a name for messages ("settings file x.json") and its mapping."""
+
+    name: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SettingsInput:
+    """Everything a run's settings are made of, lowest layer first."""
+
+    job_type: Layer | None = None
+    file: Layer | None = None
+    inline: Layer | None = None
+    environ: Mapping[str, str] = field(default_factory=dict)
+    flags: Mapping[str, Any] = field(default_factory=dict)
+
+
+class _DictSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = dict(data)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class _EnvSource(EnvSettingsSource):
+    """pydantic-settings' env source, reading an injected mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = {k: v for k, v in environ.items() if k.upper().startswith(ENV_PREFIX)}
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {key.lower(): value for key, value in self._environ.items()}
+
+
+_ACTIVE: ContextVar[SettingsInput] = ContextVar("gather_job_settings_input")
+
+
+class _LayeredSettings(BaseSettings, Settings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", coerce_numbers_to_str=True
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        given = _ACTIVE.get()
+        dict_layers = [layer for layer in (given.inline, given.file, given.job_type) if layer is not None]
+        return (
+            init_settings,  # CLI flags
+            _EnvSource(settings_cls, given.environ),
+            *(_DictSource(settings_cls, layer.data) for layer in dict_layers),
+        )
+
+
+def parse_json_object(text: str | bytes, source: str) -> dict[str, Any]:
+    """Strict JSON for settings: an object, no duplicate keys, no NaN/Infinity."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise UsageError(f"{source} has the key '{key}' twice.", hint="Keep one of them.")
+            seen[key] = value
+        return seen
+
+    def no_constant(name: str) -> float:
+        raise UsageError(f"{source} contains {name}, which is not JSON.", hint="Use a number or null.")
+
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{source} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
+    try:
+        value = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constant)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+            hint="Check quotes, commas and braces there (a shell may have eaten the quotes of --job-settings).",
+        ) from exc
+    except RecursionError as exc:
+        raise UsageError(f"{source} is nested too deeply to be settings.") from exc
+    if not isinstance(value, dict):
+        raise UsageError(
+            f"{source} must be a JSON object ({{...}}), not {type(value).__name__}.",
+            hint='For example {"output_dir": "out", "subject_id": "123456"}.',
+        )
+    return value
+
+
+def _check_keys(
+    data: Mapping[str, Any], model: type[BaseModel], layer: str, path: str, notes: list[Finding]
+) -> dict[str, Any]:
+    """Refuse unknown keys with a did-you-mean; drop the reference's unimplemented keys with a warning."""
+    keys = known_keys(model)
+    kept: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"{path}{key}"
+        if key in keys:
+            nested = keys[key]
+            kept[key] = (
+                _check_keys(value, nested, layer, f"{where}.", notes)
+                if nested is not None and isinstance(value, Mapping)
+                else value
+            )
+        elif not path and key in REFERENCE_ONLY_KEYS:
+            notes.append(
+                Finding(
+                    "gather.settings.ignored_key",
+                    Severity.warning,
+                    f"'{key}' in {layer} has no effect: {REFERENCE_ONLY_KEYS[key]}.",
+                    location=where,
+                    hint=f"Remove '{key}' from {layer} to silence this warning.",
+                )
+            )
+        else:
+            raise UsageError(
+                f"Unknown setting '{where}' in {layer}{did_you_mean(key, set(keys))}.",
+                hint=f"Known settings here: {', '.join(sorted(keys))}. See `gather-job --help`.",
+            )
+    return kept
+
+
+def _dig(data: Any, loc: tuple[int | str, ...]) -> bool:
+    for part in loc:
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return False
+    return True
+
+
+def _blame(loc: tuple[int | str, ...], given: SettingsInput, env_data: Mapping[str, Any]) -> str:
+    """Name the highest layer that set the value at `loc`: that is the one to fix."""
+    candidates: list[tuple[str, Mapping[str, Any]]] = [("command-line flags", given.flags)]
+    candidates.append(("the environment (GATHER_*)", env_data))
+    for layer in (given.inline, given.file, given.job_type):
+        if layer is not None:
+            candidates.append((layer.name, layer.data))
+    for name, data in candidates:
+        if _dig(data, loc):
+            return name
+    return "the settings"
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = ".".join(str(p) for p in error["loc"]) or "settings"
+    value = error.get("input")
+    shown = json.dumps(value, default=str)[:80] if not isinstance(value, Mapping) else "{...}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"'{loc}' = {shown}: {message}" if error["type"] != "missing" else f"'{loc}' is required"
+
+
+def compose_settings(given: SettingsInput) -> tuple[Settings, list[Finding]]:
+    """Build the run's settings from all layers; raise UsageError naming the field and its source."""
+    notes: list[Finding] = []
+    checked = SettingsInput(
+        job_type=_checked(given.job_type, notes),
+        file=_checked(given.file, notes),
+        inline=_checked(given.inline, notes),
+        environ=given.environ,
+        flags=_check_keys(given.flags, Settings, "command-line flags", "", notes),
+    )
+    token = _ACTIVE.set(checked)
+    try:
+        settings = _LayeredSettings(**checked.flags)
+    except ValidationError as exc:
+        env_data = _EnvSource(_LayeredSettings, given.environ)()
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        source = _blame(tuple(first["loc"]), checked, env_data)
+        more = (
+            f" ({len(errors) - 1} more: " + "; ".join(_describe(e) for e in errors[1:4]) + ")"
+            if len(errors) > 1
+            else ""
+        )
+        raise UsageError(f"Invalid setting in {source}: {_describe(first)}{more}.", hint=_hint(first)) from exc
+    except ValueError as exc:  # pydantic-settings' own parse errors (e.g. a bad JSON list in env)
+        raise UsageError(f"Invalid setting: {exc}") from exc
+    finally:
+        _ACTIVE.reset(token)
+    return settings, notes
+
+
+def _checked(layer: Layer | None, notes: list[Finding]) -> Layer | None:
+    if layer is None:
+        return None
+    if not isinstance(layer.data, Mapping):
+        raise UsageError(f"{layer.name} must be a JSON object, not {type(layer.data).__name__}.")
+    _reject_non_finite(layer.data, layer.name)
+    return Layer(layer.name, _check_keys(layer.data, Settings, layer.name, "", notes))
+
+
+def _reject_non_finite(value: Any, source: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{source} contains {value}, which is not a usable number.")
+    if isinstance(value, Mapping):
+        for item in value.values():
+            _reject_non_finite(item, source)
+    elif isinstance(value, list):
+        for item in value:
+            _reject_non_finite(item, source)
+
+
+def _hint(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "Add it to the settings file or --job-settings JSON."
+    if kind.startswith("datetime"):
+        return "Use ISO 8601, e.g. 2023-04-03T18:17:07-07:00 (or without the offset for the rig's wall-clock time)."
+    if kind.startswith("bool"):
+        return "Use true or false."
+    return "See `gather-job --help` for the setting's type and default."

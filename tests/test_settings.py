@@ -1,0 +1,138 @@
+"""Settings: the reference's JSON works unchanged, sources compose in one pinned order."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from gather_job.errors import UsageError
+from gather_job.sources import Layer, SettingsInput, compose_settings, parse_json_object
+
+REFERENCE_SETTINGS = {
+    "metadata_dir": "/data/asset/metadata",
+    "output_dir": "/staging/asset",
+    "subject_id": "664484",
+    "acquisition_start_time": "2023-04-03T18:17:07",
+    "raise_if_invalid": False,
+    "raise_if_mapper_errors": True,
+    "data_description_settings": {
+        "project_name": "Example project",
+        "modalities": [{"name": "Extracellular electrophysiology", "abbreviation": "ecephys"}, "behavior"],
+        "tags": ["a"],
+        "group": "ephys",
+        "institution": {"name": "Allen Institute for Neural Dynamics", "abbreviation": "AIND"},
+    },
+    "instrument_settings": {"instrument_id": "EPHYS1"},
+    "metadata_service_url": "http://aind-metadata-service",
+    "metadata_service_subject_endpoint": "/api/v2/subject",
+}
+
+
+def compose(**layers: object) -> object:
+    return compose_settings(SettingsInput(**layers))[0]  # type: ignore[arg-type]
+
+
+def test_the_reference_settings_json_works_unchanged() -> None:
+    settings, notes = compose_settings(SettingsInput(inline=Layer("--job-settings", REFERENCE_SETTINGS)))
+    assert settings.data_description_settings.modalities == ["ecephys", "behavior"]
+    assert settings.data_description_settings.institution == "AIND"
+    assert settings.acquisition_start_time == datetime(2023, 4, 3, 18, 17, 7)  # naive stays naive
+    assert settings.instrument_settings.instrument_id == "EPHYS1"
+    assert [n.id for n in notes] == ["gather.settings.ignored_key"]
+    assert "raise_if_mapper_errors" in notes[0].message
+
+
+def test_defaults() -> None:
+    settings = compose()
+    assert settings.raise_if_invalid is True  # the reference defaults to false
+    assert settings.metadata_service_url == "http://aind-metadata-service"
+    assert settings.if_exists == "overwrite"
+
+
+def test_aware_times_keep_their_offset() -> None:
+    settings = compose(file=Layer("f", {"acquisition_start_time": "2023-04-25T02:35:00-07:00"}))
+    assert settings.acquisition_start_time.utcoffset() == timedelta(hours=-7)
+    settings = compose(file=Layer("f", {"acquisition_start_time": "2023-04-25T09:35:00Z"}))
+    assert settings.acquisition_start_time.tzinfo == timezone.utc
+
+
+def test_precedence_of_every_source_is_pinned() -> None:
+    """defaults < job_type < settings file < --job-settings < GATHER_ environment < CLI flags."""
+    layers = {
+        "job_type": Layer("job_type", {"subject_id": "jobtype", "metadata_dir": "jobtype", "output_dir": "jobtype",
+                                       "report": "jobtype", "metadata_service_url": "http://jobtype",
+                                       "if_exists": "skip"}),
+        "file": Layer("file", {"subject_id": "file", "metadata_dir": "file", "output_dir": "file", "report": "file",
+                               "metadata_service_url": "http://file"}),
+        "inline": Layer("inline", {"subject_id": "inline", "metadata_dir": "inline", "output_dir": "inline",
+                                   "metadata_service_url": "http://inline"}),
+        "environ": {"GATHER_SUBJECT_ID": "env", "GATHER_METADATA_DIR": "env"},
+        "flags": {"subject_id": "flag"},
+    }
+    settings = compose(**layers)
+    assert settings.subject_id == "flag"
+    assert settings.metadata_dir == "env"
+    assert settings.output_dir == "inline"
+    assert settings.report == "file"
+    assert settings.if_exists == "skip"
+    assert settings.service_retries == 3  # default
+
+
+def test_nested_objects_merge_key_by_key_and_lists_are_replaced() -> None:
+    settings = compose(
+        job_type=Layer("job_type", {"data_description_settings": {"project_name": "P", "tags": ["a", "b"]}}),
+        file=Layer("file", {"data_description_settings": {"tags": ["c"], "modalities": ["ecephys"]}}),
+        environ={"GATHER_DATA_DESCRIPTION_SETTINGS__DATA_SUMMARY": "from env"},
+    )
+    dd = settings.data_description_settings
+    assert (dd.project_name, dd.tags, dd.modalities, dd.data_summary) == ("P", ["c"], ["ecephys"], "from env")
+
+
+def test_unprefixed_environment_is_ignored() -> None:
+    assert compose(environ={"SUBJECT_ID": "999", "OUTPUT_DIR": "x"}).subject_id is None
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"subjct_id": "1"}, r"Unknown setting 'subjct_id' in settings file f \(did you mean 'subject_id'\?\)"),
+        ({"data_description_settings": {"projct_name": "x"}}, r"'data_description_settings.projct_name'.*'project_name'"),
+        ({"data_description_settings": {"modalities": ["ecephy"]}}, r"unknown modality 'ecephy'.*'ecephys'"),
+        ({"data_description_settings": {"institution": "AINDD"}}, r"unknown institution 'AINDD'.*'AIND'"),
+        ({"data_description_settings": {"group": "ephyz"}}, r"unknown group 'ephyz'"),
+        ({"acquisition_start_time": "yesterday"}, r"settings file f: 'acquisition_start_time'.*ISO 8601"),
+        ({"raise_if_invalid": "maybe"}, r"'raise_if_invalid'.*true or false"),
+        ({"if_exists": "replace"}, r"'if_exists'"),
+        ({"service_retries": -1}, r"'service_retries'"),
+    ],
+)
+def test_bad_settings_name_the_field_the_source_and_the_fix(data: dict[str, object], match: str) -> None:
+    with pytest.raises(UsageError, match=match):
+        compose(file=Layer("settings file f", data))
+
+
+def test_a_bad_environment_value_names_the_environment() -> None:
+    with pytest.raises(UsageError, match=r"environment \(GATHER_\*\).*service_retries"):
+        compose(environ={"GATHER_SERVICE_RETRIES": "many"})
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"a": 1,}', "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"a": 1, "a": 2}', "key 'a' twice"),
+        ('{"a": NaN}', "NaN"),
+        (b"\xff\xfe{}", "UTF-8"),
+        ("", "not valid JSON"),
+        ("[" * 100000, "nested too deeply|not valid JSON"),
+    ],
+)
+def test_settings_json_is_parsed_strictly(text: str | bytes, match: str) -> None:
+    with pytest.raises(UsageError, match=match):
+        parse_json_object(text, "settings file f")
+
+
+def test_surrounding_spaces_of_the_pipeline_call_are_fine() -> None:
+    assert parse_json_object(' {"subject_id": "1"} ', "--job-settings") == {"subject_id": "1"}
