@@ -225,9 +225,7 @@ class FakeMetadataService:
         self._stopping.clear()
         self._server = _Server(("127.0.0.1", self._port), _Handler)
         self._server.service = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -341,10 +339,7 @@ def _main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with open(args.routes, encoding="utf-8") as fh:
         spec = json.load(fh)
-    routes = {
-        p: Route(int(r.get("status", 200)), r.get("json"), dict(r.get("headers", {})))
-        for p, r in spec.items()
-    }
+    routes = {p: Route(int(r.get("status", 200)), r.get("json"), dict(r.get("headers", {}))) for p, r in spec.items()}
     with FakeMetadataService(routes, latency=args.latency, prefix=args.prefix, port=args.port) as svc:
         print(f"serving {len(routes)} routes at {svc.url}{svc._prefix} (Ctrl-C to stop)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -58,8 +58,13 @@ def merged(folder: Path) -> tuple[Instrument, Acquisition]:
 
 def metadata(inst: Instrument, acq: Acquisition) -> Metadata:
     return Metadata(
-        name=fx.ASSET_NAME, location="s3://x", subject=fx.subject(), procedures=fx.procedures(),
-        instrument=inst, acquisition=acq, data_description=fx.data_description(),
+        name=fx.ASSET_NAME,
+        location="s3://x",
+        subject=fx.subject(),
+        procedures=fx.procedures(),
+        instrument=inst,
+        acquisition=acq,
+        data_description=fx.data_description(),
     )
 
 
@@ -98,7 +103,9 @@ def test_library_drops_what_the_job_must_restore() -> None:
 def test_instruments_share_only_the_clock() -> None:
     a, b = fx.instrument_a(), fx.instrument_b()
     assert (a.location, a.global_coordinate_system, a.temperature_control) == (
-        b.location, b.global_coordinate_system, b.temperature_control,
+        b.location,
+        b.global_coordinate_system,
+        b.temperature_control,
     )
     assert set(names(a)) & set(names(b)) == {fx.CLOCK_NAME}
     clocks = [next(c for c in i.components if c.name == fx.CLOCK_NAME) for i in (a, b)]
@@ -142,8 +149,11 @@ def test_funding_and_investigators_are_json_models() -> None:
 def test_service_routes() -> None:
     routes = fx.service_routes()
     assert set(routes) == {
-        "/api/v2/subject/123456", "/api/v2/procedures/123456", "/api/v2/funding/Test project",
-        "/api/v2/investigators/Test project", f"/api/v2/instrument/{fx.INSTRUMENT_B_ID}",
+        "/api/v2/subject/123456",
+        "/api/v2/procedures/123456",
+        "/api/v2/funding/Test project",
+        "/api/v2/investigators/Test project",
+        f"/api/v2/instrument/{fx.INSTRUMENT_B_ID}",
     }
     json.dumps([body for _, body, _ in routes.values()])  # JSON-ready
     assert Subject.model_validate(routes["/api/v2/subject/123456"][1]).subject_id == fx.SUBJECT_ID
@@ -173,7 +183,9 @@ def test_write_asset_file_names(tmp_path: Path, variant: str) -> None:
 def test_write_asset_optional_files_round_trip(tmp_path: Path) -> None:
     folder = fx.write_asset(tmp_path, with_subject=True, with_procedures=True, with_data_description=True)
     assert {p.name for p in folder.iterdir()} == BASE_FILES | {
-        "subject.json", "procedures.json", "data_description.json",
+        "subject.json",
+        "procedures.json",
+        "data_description.json",
     }
     assert (folder / "instrument_a.json").read_text() == fx.instrument_a().model_dump_json(indent=3)
     models = load(folder)
@@ -273,7 +285,11 @@ def test_malformed_json(tmp_path: Path) -> None:
 def test_example_asset_is_current() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "build_example.py"), "--check"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     settings = json.loads((ROOT / "job_settings.example.json").read_text())

@@ -34,7 +34,10 @@ def client(url: str, **kwargs: object) -> MetadataService:
 
 def test_answers_carry_status_body_and_error_header(fake: FakeMetadataService) -> None:
     fake.add("/api/v2/subject/1", Route(200, {"subject_id": "1"}))
-    fake.add("/api/v2/instrument/X", Route(400, [{"instrument_id": "X"}], {"X-Error-Message": "Models have not been validated."}))
+    fake.add(
+        "/api/v2/instrument/X",
+        Route(400, [{"instrument_id": "X"}], {"X-Error-Message": "Models have not been validated."}),
+    )
     fake.add("/api/v2/funding/P", Route(406, {"detail": "Project has subprojects"}))
     svc = client(fake.url)
     assert svc.get("subject", "1").body == {"subject_id": "1"}
@@ -86,7 +89,7 @@ def test_a_hung_service_times_out_within_the_total_bound(fake: FakeMetadataServi
     fake.inject("/api/v2/subject/1", Fault("hang", times=10, seconds=30))
     policy = RetryPolicy(retries=5, backoff_s=0.01, total_s=1.5)
     started = time.monotonic()
-    with pytest.raises(ServiceError, match="gave up|attempts"):
+    with pytest.raises(ServiceError, match=r"gave up|attempts"):
         client(fake.url, policy=policy, default_timeout=0.4).get("subject", "1")
     assert time.monotonic() - started < 3
 
@@ -119,7 +122,7 @@ def test_broken_connections_are_retried(fake: FakeMetadataService, kind: str) ->
 
 def test_other_client_errors_are_not_retried(fake: FakeMetadataService) -> None:
     fake.add("/api/v2/subject/1", Route(401, {"detail": "unauthorised"}))
-    with pytest.raises(ServiceError, match="HTTP 401.*unauthorised"):
+    with pytest.raises(ServiceError, match=r"HTTP 401.*unauthorised"):
         client(fake.url).get("subject", "1")
     assert fake.count() == 1
 

@@ -60,13 +60,36 @@ def test_aware_times_keep_their_offset() -> None:
 def test_precedence_of_every_source_is_pinned() -> None:
     """defaults < job_type < settings file < --job-settings < GATHER_ environment < CLI flags."""
     layers = {
-        "job_type": Layer("job_type", {"subject_id": "jobtype", "metadata_dir": "jobtype", "output_dir": "jobtype",
-                                       "report": "jobtype", "metadata_service_url": "http://jobtype",
-                                       "if_exists": "skip"}),
-        "file": Layer("file", {"subject_id": "file", "metadata_dir": "file", "output_dir": "file", "report": "file",
-                               "metadata_service_url": "http://file"}),
-        "inline": Layer("inline", {"subject_id": "inline", "metadata_dir": "inline", "output_dir": "inline",
-                                   "metadata_service_url": "http://inline"}),
+        "job_type": Layer(
+            "job_type",
+            {
+                "subject_id": "jobtype",
+                "metadata_dir": "jobtype",
+                "output_dir": "jobtype",
+                "report": "jobtype",
+                "metadata_service_url": "http://jobtype",
+                "if_exists": "skip",
+            },
+        ),
+        "file": Layer(
+            "file",
+            {
+                "subject_id": "file",
+                "metadata_dir": "file",
+                "output_dir": "file",
+                "report": "file",
+                "metadata_service_url": "http://file",
+            },
+        ),
+        "inline": Layer(
+            "inline",
+            {
+                "subject_id": "inline",
+                "metadata_dir": "inline",
+                "output_dir": "inline",
+                "metadata_service_url": "http://inline",
+            },
+        ),
         "environ": {"GATHER_SUBJECT_ID": "env", "GATHER_METADATA_DIR": "env"},
         "flags": {"subject_id": "flag"},
     }
@@ -97,7 +120,10 @@ def test_unprefixed_environment_is_ignored() -> None:
     ("data", "match"),
     [
         ({"subjct_id": "1"}, r"Unknown setting 'subjct_id' in settings file f \(did you mean 'subject_id'\?\)"),
-        ({"data_description_settings": {"projct_name": "x"}}, r"'data_description_settings.projct_name'.*'project_name'"),
+        (
+            {"data_description_settings": {"projct_name": "x"}},
+            r"'data_description_settings.projct_name'.*'project_name'",
+        ),
         ({"data_description_settings": {"modalities": ["ecephy"]}}, r"unknown modality 'ecephy'.*'ecephys'"),
         ({"data_description_settings": {"institution": "AINDD"}}, r"unknown institution 'AINDD'.*'AIND'"),
         ({"data_description_settings": {"group": "ephyz"}}, r"unknown group 'ephyz'"),

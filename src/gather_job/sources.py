@@ -163,21 +163,23 @@ def _check_keys(
                 )
             )
         else:
+            suggestion = did_you_mean(key, set(keys))
+            listing = "" if suggestion else f"Settings here: {', '.join(sorted(keys))}. "
             raise UsageError(
-                f"Unknown setting '{where}' in {layer}{did_you_mean(key, set(keys))}.",
-                hint=f"Known settings here: {', '.join(sorted(keys))}. See `gather-job --help`.",
+                f"Unknown setting '{where}' in {layer}{suggestion}.",
+                hint=f"{listing}`gather-job --help` lists every setting.",
             )
     return kept
 
 
 def _dig(data: Any, loc: tuple[int | str, ...]) -> bool:
     for part in loc:
-        if isinstance(data, Mapping) and part in data:
+        if isinstance(data, list) and isinstance(part, int) and part < len(data):
             data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
-            data = data[part]
-        else:
+            continue
+        if not (isinstance(data, Mapping) and part in data):
             return False
+        data = data[part]
     return True
 
 

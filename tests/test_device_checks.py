@@ -1,0 +1,95 @@
+"""The job's device checks flag exactly what aind-data-schema's would, and say more about it.
+
+They replace `InstrumentAcquisitionCompatibility` and Metadata's three device validators (so none of
+those runs twice); this pins that nothing the library would catch slips through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gather_job.findings import Findings
+from gather_job.validate import check_devices
+from tests.fixtures import assets
+
+VARIANTS = [
+    "valid",
+    "unknown_active_device",
+    "unknown_stimulus_device",
+    "mismatched_instrument_id",
+    "three_instruments",
+]
+
+
+def merged(variant: str) -> tuple[Any, Any, list[tuple[str, Any]], list[tuple[str, Any]]]:
+    files = assets.asset_files(variant)
+    instruments = [(n, m) for n, m in sorted(files.items()) if n.startswith("instrument")]
+    acquisitions = [(n, m) for n, m in sorted(files.items()) if n.startswith("acquisition")]
+    instrument = instruments[0][1]
+    for _, part in instruments[1:]:
+        instrument = instrument + part
+    instrument.instrument_id = "_".join(sorted(m.instrument_id for _, m in instruments))
+    acquisition = acquisitions[0][1]
+    for _, part in acquisitions[1:]:
+        acquisition = acquisition + part
+    acquisition.instrument_id = "_".join(sorted({m.instrument_id for _, m in acquisitions}))
+    return instrument, acquisition, instruments, acquisitions
+
+
+def ours(variant: str, with_procedures: bool) -> Findings:
+    instrument, acquisition, instruments, acquisitions = merged(variant)
+    findings = Findings()
+    procedures = assets.procedures() if with_procedures else None
+    check_devices(instrument, acquisition, procedures, {}, acquisitions, instruments, findings)
+    return findings
+
+
+def library_raises(call: Any) -> bool:
+    try:
+        call()
+    except ValueError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_same_verdict_as_the_compatibility_check(variant: str) -> None:
+    from aind_data_schema.utils.compatibility_check import InstrumentAcquisitionCompatibility
+
+    instrument, acquisition, _, _ = merged(variant)
+    check = InstrumentAcquisitionCompatibility(instrument, acquisition)
+    library = library_raises(lambda: check.run_compatibility_check(raise_for_missing_devices=True))
+    assert ours(variant, with_procedures=False).has_errors == library
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_same_verdict_as_metadatas_device_validators(variant: str) -> None:
+    from aind_data_schema.core.metadata import Metadata
+
+    instrument, acquisition, _, _ = merged(variant)
+    metadata = Metadata.model_construct(
+        name="x", location="x", instrument=instrument, acquisition=acquisition, procedures=assets.procedures()
+    )
+    library = any(
+        library_raises(lambda f=f: f(metadata))  # type: ignore[misc]
+        for f in (
+            Metadata.validate_instrument_acquisition_compatibility,
+            Metadata.validate_acquisition_active_devices,
+            Metadata.validate_acquisition_connections,
+        )
+    )
+    assert ours(variant, with_procedures=True).has_errors == library
+
+
+def test_every_missing_device_is_reported_with_a_suggestion() -> None:
+    instrument, acquisition, instruments, acquisitions = merged("valid")
+    stream = acquisition.data_streams[0]
+    acquisitions[0][1].data_streams[0].active_devices = [*stream.active_devices, "Harp Clok", "Nothing Alike"]
+    findings = Findings()
+    check_devices(instrument, acquisition, assets.procedures(), {}, acquisitions, instruments, findings)
+    missing = [f for f in findings if f.id == "gather.compat.unknown_active_device"]
+    assert [f.value for f in missing] == ["Harp Clok", "Nothing Alike"]
+    assert "Did you mean 'Harp Clock'" in (missing[0].hint or "")
+    assert missing[0].files == ("acquisition_a.json",)

@@ -1,0 +1,201 @@
+"""Each kind of problem becomes a finding with a stable id, the file, the location and a hint."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.fake_service import FakeMetadataService, Route
+from tests.fixtures import assets
+
+# variant -> (finding id, file it names, location, text the hint must contain)
+BROKEN: dict[str, tuple[str, str, str | None, str]] = {
+    "shared_device": ("gather.merge.shared_device", "instrument_a.json", "components", "HarpDevice"),
+    "mismatched_subject_acquisition": (
+        "gather.merge.acquisition_mismatch",
+        "acquisition_a.json",
+        "subject_id",
+        "same subject_id",
+    ),
+    "unknown_active_device": (
+        "gather.compat.unknown_active_device",
+        "acquisition_a.json",
+        "data_streams[0].active_devices[",
+        "instrument.json (merged)",
+    ),
+    "unknown_stimulus_device": (
+        "gather.compat.unknown_stimulus_device",
+        "acquisition_b.json",
+        "stimulus_epochs[0].active_devices[",
+        "Add a device named",
+    ),
+    "mismatched_instrument_id": (
+        "gather.compat.instrument_id_mismatch",
+        "acquisition_b.json",
+        "instrument_id",
+        assets.MERGED_INSTRUMENT_ID,
+    ),
+    "mismatched_subject_file": ("gather.subject_id.mismatch", "subject.json", "subject_id", assets.SUBJECT_ID),
+    "instrument_location_mismatch": (
+        "gather.merge.instrument_mismatch",
+        "instrument_a.json",
+        "location",
+        "same location",
+    ),
+    "subject_details_twice": (
+        "gather.merge.subject_details_twice",
+        "acquisition_a.json",
+        "subject_details",
+        "one acquisition",
+    ),
+    "invalid_instrument_schema": ("gather.schema.invalid", "instrument_a.json", "components[", "diameter"),
+    "malformed_json": ("gather.file.invalid_json", "acquisition_b.json", "line ", "truncated"),
+}
+
+
+def finding(run: Any, id: str) -> dict[str, Any]:
+    return next(f for f in run.report()["findings"] if f["id"] == id)
+
+
+@pytest.mark.parametrize("variant", sorted(BROKEN))
+def test_each_broken_variant_exits_3_with_its_finding(gather, asset, service, variant: str) -> None:  # type: ignore[no-untyped-def]
+    id, file, location, hint = BROKEN[variant]
+    run = gather(asset(variant), service_url=service.url)
+    assert run.code == 3, run.err
+    assert run.written() == ["gather_report.json"]
+    found = finding(run, id)
+    assert found["severity"] == "error"
+    assert file in found["files"]
+    assert location is None or (found["location"] or "").startswith(location)
+    assert hint in (found["hint"] or "") + found["message"]
+    assert id in run.err  # the same finding on stderr
+
+
+def test_three_instruments_get_the_sorted_id_not_the_pairwise_one(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    run = gather(asset("three_instruments"), service_url=service.url)
+    assert run.code == 0, run.err
+    assert run.file("instrument.json")["instrument_id"] == assets.THREE_SORTED_ID
+    assert run.file("acquisition.json")["instrument_id"] == assets.THREE_SORTED_ID
+    assert "gather.merge.instrument_id_reordered" in run.ids("info")
+
+
+def test_a_shared_harp_clock_is_allowed(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    run = gather(asset(), service_url=service.url)
+    assert finding(run, "gather.merge.shared_clock")["severity"] == "info"
+
+
+def test_start_time_mismatch_shows_both_values(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    run = gather(asset(), service_url=service.url, acquisition_start_time="2024-03-05T14:25:00-07:00")
+    assert run.code == 3
+    found = finding(run, "gather.time.mismatch")
+    assert "2024-03-05T14:25:00-07:00" in found["message"] and "2024-03-05T14:20:00-07:00" in found["message"]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("2024-03-05T14:20:00", True),
+        ("2024-03-05T14:20:00.900", True),
+        ("2024-03-05T21:20:00", False),
+        ("2024-03-05T21:20:00Z", True),
+        ("2024-03-05T14:20:02-07:00", False),
+    ],
+)
+def test_naive_times_are_wall_clock_and_one_second_is_tolerated(gather, asset, service, value: str, ok: bool) -> None:  # type: ignore[no-untyped-def]
+    run = gather(asset(), service_url=service.url, acquisition_start_time=value)
+    assert (run.code == 0) is ok, run.err
+    assert ("gather.time.mismatch" in run.ids()) is not ok
+
+
+def test_settings_subject_id_must_match_the_acquisition(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    run = gather(asset(), service_url=service.url, subject_id="654321")
+    assert run.code == 3
+    found = finding(run, "gather.subject_id.mismatch")
+    assert found["files"] == ["settings"] and "654321" in found["message"]
+
+
+def test_modalities_not_covered_is_a_warning(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    run = gather(asset(), service_url=service.url, data_description_settings={"modalities": ["behavior"]})
+    assert run.code == 0, run.err
+    assert "gather.modalities.not_covered" in run.ids("warning")
+
+
+@pytest.mark.parametrize(("status", "detail"), [(404, "Not found"), (406, "Project has subprojects; use 'P - S'")])
+def test_empty_funding_names_the_project_and_what_the_service_said(
+    gather, asset, service: FakeMetadataService, status: int, detail: str
+) -> None:  # type: ignore[no-untyped-def]
+    service.add(f"/api/v2/funding/{assets.PROJECT_NAME}", Route(status, {"detail": detail}))
+    run = gather(asset(), service_url=service.url)
+    assert run.code == 3
+    found = finding(run, "gather.data_description.no_funding")
+    assert assets.PROJECT_NAME in found["message"] and str(status) in found["message"] and detail in found["message"]
+    assert "funding_source" in found["hint"]
+    assert service.count(f"/api/v2/funding/{assets.PROJECT_NAME}") == 1  # never retried
+
+
+def test_empty_funding_with_raise_false_still_writes(gather, asset, service: FakeMetadataService) -> None:  # type: ignore[no-untyped-def]
+    service.add(f"/api/v2/funding/{assets.PROJECT_NAME}", Route(200, []))
+    run = gather(asset(), service_url=service.url, raise_if_invalid=False)
+    assert run.code == 0
+    assert run.file("data_description.json")["name"] == assets.ASSET_NAME
+    assert "empty list" in finding(run, "gather.data_description.no_funding")["message"]
+
+
+def test_subject_unknown_to_the_service(gather, asset, service: FakeMetadataService) -> None:  # type: ignore[no-untyped-def]
+    service.add(f"/api/v2/subject/{assets.SUBJECT_ID}", Route(404, {"detail": "Not found"}))
+    service.add(f"/api/v2/procedures/{assets.SUBJECT_ID}", Route(404, {"detail": "Not found"}))
+    run = gather(asset(), service_url=service.url)
+    assert run.code == 3
+    severities = {
+        f["files"][0]: f["severity"] for f in run.report()["findings"] if f["id"] == "gather.service.not_found"
+    }
+    assert severities == {"subject.json": "error", "procedures.json": "warning"}
+
+
+def test_subject_rejected_by_the_service(gather, asset, service: FakeMetadataService) -> None:  # type: ignore[no-untyped-def]
+    service.add(f"/api/v2/subject/{assets.SUBJECT_ID}", Route(406, {"detail": "Subject id must be numeric"}))
+    run = gather(asset(), service_url=service.url)
+    assert run.code == 3 and "must be numeric" in finding(run, "gather.service.rejected")["message"]
+
+
+def test_a_400_subject_is_used_and_its_problems_reported(gather, asset, service: FakeMetadataService) -> None:  # type: ignore[no-untyped-def]
+    body: dict[str, Any] = assets.subject().model_dump(mode="json")
+    body["subject_details"]["sex"] = "Unknown-sex"
+    service.add(f"/api/v2/subject/{assets.SUBJECT_ID}", Route(400, body, {"X-Error-Message": "Validation errors: sex"}))
+    run = gather(asset(), service_url=service.url)
+    assert run.code == 3
+    assert "Validation errors: sex" in finding(run, "gather.service.unvalidated")["message"]
+    assert "subject_details.sex" in finding(run, "gather.schema.invalid")["location"]
+
+
+def test_wrong_object_type_is_caught_although_the_library_would_coerce_it(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    folder = asset()
+    data = json.loads((folder / "instrument_b.json").read_text())
+    data["object_type"] = "Acquisition"
+    (folder / "instrument_b.json").write_text(json.dumps(data))
+    run = gather(folder, service_url=service.url)
+    assert run.code == 3
+    assert finding(run, "gather.file.wrong_object_type")["files"] == ["instrument_b.json"]
+
+
+def test_library_warnings_become_findings(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    folder = asset()
+    data = json.loads((folder / "acquisition_b.json").read_text())
+    data["data_streams"][0]["code"][0]["version"] = None
+    (folder / "acquisition_b.json").write_text(json.dumps(data))
+    run = gather(folder, service_url=service.url)
+    assert run.code == 0
+    found = finding(run, "gather.library.warning")
+    assert "Neither commit_hash nor version" in found["message"] and found["files"] == ["acquisition_b.json"]
+
+
+def test_metadata_level_checks_are_findings(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    folder = asset()
+    data = json.loads((folder / "acquisition_a.json").read_text())
+    data["subject_details"] = None
+    (folder / "acquisition_a.json").write_text(json.dumps(data))
+    run = gather(folder, service_url=service.url)
+    assert run.code == 3
+    assert "gather.metadata.subject_details_if_not_specimen" in run.ids("error")
