@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from gather_job.compat import check_devices
 from gather_job.findings import Findings
-from gather_job.validate import check_devices
 from tests.fixtures import assets
 
 VARIANTS = [
@@ -91,5 +91,5 @@ def test_every_missing_device_is_reported_with_a_suggestion() -> None:
     check_devices(instrument, acquisition, assets.procedures(), {}, acquisitions, instruments, findings)
     missing = [f for f in findings if f.id == "gather.compat.unknown_active_device"]
     assert [f.value for f in missing] == ["Harp Clok", "Nothing Alike"]
-    assert "Did you mean 'Harp Clock'" in (missing[0].hint or "")
+    assert "Did you mean 'Harp Clock' (instrument_a.json)" in (missing[0].hint or "")
     assert missing[0].files == ("acquisition_a.json",)

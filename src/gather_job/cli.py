@@ -103,7 +103,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("dir", help="the asset's metadata folder")
     _add_settings_inputs(check)
     check.add_argument("--json", action="store_true", help="print the findings as JSON Lines on stdout")
-    check.add_argument("--report", help="write gather_report.json here")
     return parser
 
 
@@ -168,29 +167,6 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str], stdin: Any) 
     return compose_settings(given)
 
 
-def _summary(outcome: Any) -> str:
-    from gather_job.render import counts, render
-
-    result = outcome.result
-    if outcome.status == "skipped":
-        return f"gather-job: {outcome.target} already holds a gathered asset; skipped (if_exists=skip)."
-    tally = counts(result.findings)
-    if outcome.status == "invalid":
-        head = (
-            f"gather-job: the metadata is invalid ({tally}); no core file was written "
-            f"(raise_if_invalid=true). Report: {outcome.target}/gather_report.json"
-        )
-    elif outcome.status == "checked":
-        head = f"gather-job check: {result.settings.metadata_dir}: {tally}" + (
-            "; it would fail upload." if outcome.exit_code else "; ready for upload."
-        )
-    else:
-        cores = [n for n in outcome.written if n != "gather_report.json"]
-        head = f"gather-job: wrote {len(cores)} files and gather_report.json to {outcome.target} ({tally})"
-    body = render(result.findings)
-    return head + ("\n\n" + body if body else "")
-
-
 def _setup_logging(environ: Mapping[str, str], fmt: str) -> None:
     from gather_job.logs import configure
 
@@ -199,18 +175,21 @@ def _setup_logging(environ: Mapping[str, str], fmt: str) -> None:
 
 def _run_command(args: argparse.Namespace, environ: Mapping[str, str], stdin: Any) -> int:
     from gather_job import runner
-    from gather_job.render import json_lines
+    from gather_job.progress import Progress
+    from gather_job.render import json_lines, summary
 
     settings, notes = _settings(args, environ, stdin)
-    if args.command == "check":
-        outcome = runner.execute_check(settings, notes)
-        if args.json:
-            sys.stdout.write(json_lines(outcome.result.findings))  # type: ignore[union-attr]
-        else:
-            sys.stdout.write(_summary(outcome) + "\n")
-        return outcome.exit_code
-    outcome = runner.execute_run(settings, notes)
-    sys.stderr.write(_summary(outcome) + "\n")
+    progress = Progress(sys.stderr)
+    try:
+        if args.command == "check":
+            outcome = runner.execute_check(settings, notes, progress=progress)
+            assert outcome.result is not None
+            sys.stdout.write(json_lines(outcome.result.findings) if args.json else summary(outcome) + "\n")
+            return outcome.exit_code
+        outcome = runner.execute_run(settings, notes, progress=progress)
+    finally:
+        progress.close()
+    sys.stderr.write(summary(outcome) + "\n")
     return outcome.exit_code
 
 

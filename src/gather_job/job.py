@@ -19,6 +19,7 @@ from gather_job.data_description import Listing
 from gather_job.findings import Finding, Findings, Severity
 from gather_job.folder import InputProblem, LocalFolder
 from gather_job.parse import Document
+from gather_job.progress import Progress
 from gather_job.resolve import LEGACY_NAMES, Plan, plan_files
 from gather_job.service import Answer, MetadataService, RetryPolicy
 from gather_job.settings import Settings
@@ -45,13 +46,16 @@ class Result:
     documents: dict[str, Document] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     service_calls: list[str] = field(default_factory=list)
+    folder_label: str = ""
+    unchecked: set[str] = field(default_factory=set)
 
 
 @contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+def _timed(timings: dict[str, float], stage: str, progress: Progress, text: str) -> Iterator[None]:
     started = time.perf_counter()
     try:
-        yield
+        with progress.step(text):
+            yield
     finally:
         timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - started, 4)
 
@@ -91,12 +95,21 @@ def open_folder(settings: Settings) -> Folder:
 class _Run:
     """The state of one gather; methods are its stages, in the order `gather` calls them."""
 
-    def __init__(self, settings: Settings, folder: Folder, service: MetadataService | None, findings: Findings):
+    def __init__(
+        self,
+        settings: Settings,
+        folder: Folder,
+        service: MetadataService | None,
+        findings: Findings,
+        *,
+        check_only: bool = False,
+    ):
         self.s = settings
+        self.check_only = check_only
         self.folder = folder
         self.service = service
         self.findings = findings
-        self.result = Result(settings, findings, Plan())
+        self.result = Result(settings, findings, Plan(), folder_label=folder.label)
         self.pending: dict[str, tuple[str, Future[Answer]]] = {}
         self.labels: dict[str, str] = {}
         self.parts: dict[str, list[Document]] = {}
@@ -246,6 +259,14 @@ class _Run:
         self.parts.setdefault("instrument", []).append(record)
 
     def _missing(self, kind: str, subject_id: str | None, required: bool) -> None:
+        if self.check_only and self.service is None:
+            self.result.unchecked.add(kind)
+            self.findings.info(
+                "gather.resolve.not_checked",
+                f"No {kind}.json in the folder: at upload it comes from the metadata service (not checked offline).",
+                files=(f"{kind}.json",),
+            )
+            return
         why = "the job is offline" if self.service is None else "no subject_id is known"
         if subject_id is None and self.service is not None:
             why = "no subject_id is known (neither acquisition.json nor the settings give one)"
@@ -263,6 +284,15 @@ class _Run:
         if "data_description" in self.result.documents:
             return
         dd = self.s.data_description_settings
+        if self.check_only and not dd.project_name and not dd.modalities:
+            self.result.unchecked.add("data_description")
+            self.findings.info(
+                "gather.resolve.not_checked",
+                "No data_description.json in the folder: at upload it is built from the upload's settings "
+                "(give --settings-file to check that too).",
+                files=("data_description.json",),
+            )
+            return
         self._keep(
             "data_description",
             data_description.build(
@@ -285,53 +315,6 @@ class _Run:
         key, answer = got
         return service_answers.listing(what, key, answer)
 
-    # -- stage 5: across files --------------------------------------------------------------------
-    def _valid_parts(self, kind: str, whole: Any) -> list[tuple[str, Any]]:
-        parts = [(d.label, d.model) for d in self.parts.get(kind, []) if d.valid]
-        return parts or ([(self.labels[kind], whole)] if whole is not None else [])
-
-    def cross_checks(self, subject_id: str | None) -> None:
-        docs = self.result.documents
-        model = {kind: doc.model for kind, doc in docs.items() if doc.model is not None}
-        acq = model.get("acquisition")
-        places: list[tuple[str, str, str | None]] = []
-        if acq is not None:
-            places.append((self.labels["acquisition"], "subject_id", acq.subject_id))
-        places.append(("settings", "subject_id", self.s.subject_id))
-        for kind in ("subject", "procedures", "data_description"):
-            if kind in model:
-                places.append((self.labels[kind], "subject_id", getattr(model[kind], "subject_id", None)))
-        validate.check_subject_ids(places, self.findings)
-        if acq is not None:
-            validate.check_start_time(self.s.acquisition_start_time, acq, self.labels["acquisition"], self.findings)
-            validate.check_devices(
-                model.get("instrument"),
-                acq,
-                model.get("procedures"),
-                self.labels,
-                self._valid_parts("acquisition", acq),
-                self._valid_parts("instrument", model.get("instrument")),
-                self.findings,
-            )
-        elif "acquisition" not in docs:
-            self.findings.warning(
-                "gather.resolve.missing",
-                "No acquisition.json or acquisition*.json in the folder.",
-                files=("acquisition.json",),
-                hint="A raw asset normally has one; subject_id and acquisition_start_time then come from the settings.",
-            )
-        validate.check_modalities(
-            model.get("data_description"), model.get("instrument"), acq, self.labels, self.findings
-        )
-        if model and len(model) == len(docs):
-            name = getattr(model.get("data_description"), "name", None) or "unknown"
-            validate.check_metadata(model, name, self.s.output_dir or "", self.labels, self.findings)
-        elif model:
-            self.findings.info(
-                "gather.metadata.skipped",
-                "The whole-asset check did not run because some files are invalid; fix those first.",
-            )
-
 
 def gather(
     settings: Settings,
@@ -340,34 +323,51 @@ def gather(
     folder: Folder | None = None,
     service: MetadataService | None = None,
     user_agent: str = "gather-job",
+    mode: str = "run",
+    progress: Progress | None = None,
 ) -> Result:
-    """Resolve, fetch, merge and validate; raise ServiceError (exit 4) when the service fails."""
+    """Resolve, fetch, merge and validate; raise ServiceError (exit 4) when the service fails.
+
+    `mode="check"` is the same path; only what cannot be known at a desk (offline lookups, a
+    data_description without its settings) is reported as not checked instead of missing.
+    """
     findings = Findings()
     findings.extend(notes or [])
     own_service = service is None and not settings.offline
     if own_service:
         service = make_service(settings, user_agent)
-    run = _Run(settings, folder or open_folder(settings), None if settings.offline else service, findings)
+    run = _Run(
+        settings,
+        folder or open_folder(settings),
+        None if settings.offline else service,
+        findings,
+        check_only=mode == "check",
+    )
     timings = run.result.timings
+    shown = progress or Progress(None)
+
+    def stage(name: str, text: str) -> Any:
+        return _timed(timings, name, shown, text)
+
     try:
-        with _timed(timings, "resolve"):
+        with stage("resolve", f"listing {run.folder.label}"):
             run.plan()
             run.start_requests()
-        with _timed(timings, "import_models"):
+        with stage("import_models", "loading aind-data-schema's models"):
             for kind in models.CORE_FILES:
                 models.model_class(kind)
-        with _timed(timings, "read_and_validate"):
+        with stage("read_and_validate", f"reading and validating {len(run.result.plan.inputs())} files"):
             run.read_files()
             run.merge_parts("acquisition")
             run.merge_parts("quality_control")
             subject_id, start = run.subject_and_start()
-        with _timed(timings, "service_wait"):
+        with stage("service_wait", f"waiting for the metadata service ({', '.join(run.pending) or 'nothing'})"):
             run.service_documents(subject_id)
-        with _timed(timings, "merge_and_build"):
+        with stage("merge_and_build", "merging the instrument and building data_description.json"):
             run.merge_parts("instrument")
             run.description(subject_id, start)
-        with _timed(timings, "cross_checks"):
-            run.cross_checks(subject_id)
+        with stage("cross_checks", "checking the files against each other"):
+            validate.cross_check(settings, run.result, run.labels, run.parts)
     finally:
         if own_service and service is not None:
             service.close()

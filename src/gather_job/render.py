@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from gather_job.findings import Finding, Findings, Severity
 
@@ -58,3 +59,51 @@ def counts(findings: Findings) -> str:
 
 def json_lines(findings: Findings) -> str:
     return "".join(json.dumps(f.to_json(), ensure_ascii=False) + "\n" for f in findings.sorted())
+
+
+def _origin(origin: Mapping[str, Any]) -> str:
+    kind = origin.get("from")
+    if kind == "merged":
+        text = "merged from " + " + ".join(origin.get("parts", []))
+        return text + (" (incl. the service's record)" if origin.get("service") else "")
+    if kind == "service":
+        return f"from the metadata service ({origin.get('url')})"
+    if kind == "file":
+        return f"from {origin.get('file')}"
+    if origin.get("built_from"):
+        return f"built from the {origin['built_from']}"
+    return "?"
+
+
+def sources(documents: Mapping[str, Any], service_calls: list[str], folder: str) -> str:
+    """A few lines: which file came from where, and which services were asked."""
+    width = max((len(f"{kind}.json") for kind in documents), default=0)
+    lines = [f"checked {folder}:"]
+    lines += [f"  {kind + '.json':<{width}}  {_origin(doc.origin)}" for kind, doc in documents.items()]
+    lines.append("  metadata service: " + (", ".join(service_calls) if service_calls else "not asked"))
+    return "\n".join(lines)
+
+
+def summary(outcome: Any) -> str:
+    """The human summary of a run or check: a headline, where files came from, the findings."""
+    result = outcome.result
+    if outcome.status == "skipped":
+        return f"gather-job: {outcome.target} already holds a gathered asset; skipped (if_exists=skip)."
+    tally = counts(result.findings)
+    if outcome.status == "invalid":
+        head = (
+            f"gather-job: the metadata is invalid ({tally}); no core file was written "
+            f"(raise_if_invalid=true). Report: {outcome.target}/gather_report.json"
+        )
+    elif outcome.status == "checked":
+        verdict = "errors must be fixed before upload" if outcome.exit_code else "ready for upload"
+        head = f"gather-job check: {tally}; {verdict}."
+    else:
+        cores = [n for n in outcome.written if n != "gather_report.json"]
+        head = f"gather-job: wrote {len(cores)} files and gather_report.json to {outcome.target} ({tally})"
+    from gather_job.models import CORE_FILES
+
+    ordered = {kind: result.documents[kind] for kind in CORE_FILES if kind in result.documents}
+    parts = [head, sources(ordered, result.service_calls, result.folder_label)]
+    body = render(result.findings)
+    return "\n\n".join(parts + ([body] if body else []))

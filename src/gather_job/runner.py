@@ -15,6 +15,7 @@ from gather_job.errors import UsageError
 from gather_job.findings import Finding
 from gather_job.folder import LocalFolder
 from gather_job.job import Folder, Result, gather, open_folder
+from gather_job.progress import Progress
 from gather_job.settings import Settings
 
 
@@ -81,7 +82,12 @@ def _extra_report(settings: Settings, data: bytes) -> None:
 
 
 def execute_run(
-    settings: Settings, notes: list[Finding], *, hook: output.Hook | None = None, folder: Folder | None = None
+    settings: Settings,
+    notes: list[Finding],
+    *,
+    hook: output.Hook | None = None,
+    folder: Folder | None = None,
+    progress: Progress | None = None,
 ) -> Outcome:
     if not settings.output_dir:
         raise UsageError("output_dir is not set.", hint="Set output_dir to the folder the gathered files go to.")
@@ -89,21 +95,28 @@ def execute_run(
     if not output.check_target(target, settings.if_exists):
         return Outcome(0, "skipped", None, str(target))
     source = folder or open_folder(settings)
-    result = gather(settings, notes=notes, folder=source, user_agent=f"gather-job/{__version__}")
+    result = gather(settings, notes=notes, folder=source, user_agent=f"gather-job/{__version__}", progress=progress)
     files = _documents_bytes(result)
     invalid = result.findings.has_errors and settings.raise_if_invalid
     code, status = (3, "invalid") if invalid else (0, "written")
     to_write = {} if invalid else files
     data = _report("run", status, code, result, to_write)
     encoded = report.dumps(data)
-    written = output.write_local(target, to_write, encoded, inputs=_inputs(source, result), hook=hook)
+    with progress_step(progress, f"writing {len(to_write) + 1} files to {target}"):
+        written = output.write_local(target, to_write, encoded, inputs=_inputs(source, result), hook=hook)
     _extra_report(settings, encoded)
     return Outcome(code, status, result, str(target), written, data)
 
 
-def execute_check(settings: Settings, notes: list[Finding], *, folder: Folder | None = None) -> Outcome:
-    result = gather(settings, notes=notes, folder=folder, user_agent=f"gather-job/{__version__}")
+def execute_check(
+    settings: Settings, notes: list[Finding], *, folder: Folder | None = None, progress: Progress | None = None
+) -> Outcome:
+    """The same gather as `run`, writing nothing: 0 when no error finding remains, else 3."""
+    agent = f"gather-job/{__version__}"
+    result = gather(settings, notes=notes, folder=folder, user_agent=agent, mode="check", progress=progress)
     code = 3 if result.findings.has_errors else 0
-    data = _report("check", "checked", code, result, {})
-    _extra_report(settings, report.dumps(data))
-    return Outcome(code, "checked", result, None, [], data)
+    return Outcome(code, "checked", result, None, [], _report("check", "checked", code, result, {}))
+
+
+def progress_step(progress: Progress | None, text: str) -> Any:
+    return (progress or Progress(None)).step(text)

@@ -1,22 +1,21 @@
-"""Checks across files (DESIGN.md section 7, checks 3-6), each producing findings.
+"""Checks across files (DESIGN.md section 7, checks 4-6), each producing findings.
 
-Device names are looked up in sets built once. The device checks replace both the library's
-`InstrumentAcquisitionCompatibility` and Metadata's three device validators: they cover the same
-ground (a test pins the equivalence on every fixture) but report every missing device, where it is
-named, and the closest existing names. Metadata's other validators are run one by one on a
-`model_construct`ed Metadata, so a failing one cannot hide the rest and none runs twice.
+Device checks (check 3) live in `compat.py`. Metadata's own validators are run one by one on a
+`model_construct`ed Metadata, so a failing one cannot hide the rest and none runs twice; the ones
+`compat.py` replaces, and the base-class scans that only repeat the per-file checks, are skipped.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from gather_job import models
+from gather_job import compat, models
 from gather_job.capture import capture
 from gather_job.findings import Findings
+from gather_job.parse import Document
+from gather_job.settings import Settings
 
 TIME_TOLERANCE = timedelta(seconds=1)
 
@@ -32,127 +31,15 @@ REPLACED_VALIDATORS = frozenset(
 )
 
 
-def closest(name: str, names: Iterable[str]) -> list[str]:
-    return difflib.get_close_matches(name, sorted(set(names)), n=3, cutoff=0.5)
-
-
-def _suggest(name: str, names: Iterable[str], where: str) -> str:
-    near = closest(name, names)
-    if near:
-        return f"Did you mean {' or '.join(repr(n) for n in near)}? Otherwise add '{name}' to {where}."
-    return f"Add a device named '{name}' to {where}, or remove it from the acquisition."
-
-
-def check_devices(
-    instrument: Any,
-    acquisition: Any,
-    procedures: Any,
-    labels: dict[str, str],
-    acquisition_parts: Sequence[tuple[str, Any]],
-    instrument_parts: Sequence[tuple[str, Any]],
-    findings: Findings,
-) -> None:
-    """Every device an acquisition part names exists; acquisition and instrument agree on the id.
-
-    The parts are checked (not the merged acquisition) so each finding points at the file and the
-    place to edit; the merge only unions their device names.
-    """
-    from aind_data_schema.core.acquisition import DataStream
-
-    acq_label = labels.get("acquisition", "acquisition.json")
-    inst_label = labels.get("instrument", "instrument.json")
-    if instrument is None:
-        if any(isinstance(s, DataStream) for s in acquisition.data_streams):
-            findings.error(
-                "gather.compat.no_instrument",
-                f"{acq_label} has data streams but the asset has no instrument.",
-                files=(acq_label,),
-                location="data_streams",
-                hint="Add instrument*.json to the folder or set instrument_settings.instrument_id.",
-            )
-        return
-    if acquisition.instrument_id != instrument.instrument_id:
-        _instrument_id_mismatch(
-            acquisition, instrument, acq_label, inst_label, acquisition_parts, instrument_parts, findings
-        )
-    in_instrument = set(instrument.get_component_names())
-    implanted = set(procedures.get_device_names()) if procedures is not None else set()
-    anywhere = in_instrument | implanted
-    where_all = f"{inst_label} (components) or to an implanted_device in procedures.json"
-    for label, part in acquisition_parts:
-        for i, stream in enumerate(part.data_streams):
-            if not isinstance(stream, DataStream):
-                continue
-            for j, device in enumerate(stream.active_devices):
-                if device not in anywhere:
-                    findings.error(
-                        "gather.compat.unknown_active_device",
-                        f"active device {device!r} is in no instrument and no procedure.",
-                        files=(label,),
-                        location=f"data_streams[{i}].active_devices[{j}]",
-                        value=device,
-                        hint=_suggest(device, anywhere, where_all),
-                    )
-            for j, connection in enumerate(stream.connections):
-                for end in ("source_device", "target_device"):
-                    device = getattr(connection, end)
-                    if device not in anywhere:
-                        findings.error(
-                            "gather.compat.unknown_connection_device",
-                            f"connection {end} {device!r} is in no instrument and no procedure.",
-                            files=(label,),
-                            location=f"data_streams[{i}].connections[{j}].{end}",
-                            value=device,
-                            hint=_suggest(device, anywhere, where_all),
-                        )
-        for i, epoch in enumerate(part.stimulus_epochs):
-            for j, device in enumerate(epoch.active_devices):
-                if device not in in_instrument:
-                    findings.error(
-                        "gather.compat.unknown_stimulus_device",
-                        f"stimulus device {device!r} is not a component of the instrument.",
-                        files=(label,),
-                        location=f"stimulus_epochs[{i}].active_devices[{j}]",
-                        value=device,
-                        hint=_suggest(device, in_instrument, f"{inst_label} (components)"),
-                    )
-
-
-def _instrument_id_mismatch(
-    acquisition: Any,
-    instrument: Any,
-    acq_label: str,
-    inst_label: str,
-    acquisition_parts: Sequence[tuple[str, Any]],
-    instrument_parts: Sequence[tuple[str, Any]],
-    findings: Findings,
-) -> None:
-    """Say which acquisition file names an id that no instrument part has, and what it should be."""
-    part_ids = {model.instrument_id: label for label, model in instrument_parts}
-    culprits = [(label, m.instrument_id) for label, m in acquisition_parts if m.instrument_id not in part_ids]
-    files = tuple(label for label, _ in culprits) or (acq_label,)
-    hint = f"The acquisition must name the instrument it used: {instrument.instrument_id!r}"
-    if len(instrument_parts) > 1:
-        hint += " (the instrument files' ids sorted and joined by '_')"
-    if culprits:
-        listed = ", ".join(f"{label} says {value!r}" for label, value in culprits)
-        known = ", ".join(f"{i!r} ({label})" for i, label in sorted(part_ids.items()))
-        hint += f". {listed}; the instrument files have {known}"
-        near = [closest(str(value), part_ids) for _, value in culprits]
-        if len(culprits) == 1 and near[0]:
-            hint += f": did you mean {near[0][0]!r}?"
-    findings.error(
-        "gather.compat.instrument_id_mismatch",
-        f"acquisition instrument_id {acquisition.instrument_id!r} != merged instrument {instrument.instrument_id!r}.",
-        files=files if culprits else (acq_label, inst_label),
-        location="instrument_id",
-        value=acquisition.instrument_id,
-        hint=hint if hint.endswith(("?", ".")) else hint + ".",
-    )
+def _every_place(present: Sequence[tuple[str, str, str]]) -> str:
+    by_value: dict[str, list[str]] = {}
+    for label, _, value in present:
+        by_value.setdefault(value, []).append(label)
+    return "; ".join(f"{value!r} in {', '.join(labels)}" for value, labels in by_value.items())
 
 
 def check_subject_ids(places: Sequence[tuple[str, str, str | None]], findings: Findings) -> None:
-    """places: (label, location, value), the authoritative one first (acquisition, else settings)."""
+    """places: (label, location, value), the authoritative ones first (acquisition, else settings)."""
     present = [(label, loc, value) for label, loc, value in places if value is not None]
     if not present:
         return
@@ -166,15 +53,22 @@ def check_subject_ids(places: Sequence[tuple[str, str, str | None]], findings: F
                 files=(label,),
                 location=loc,
                 value=value,
-                hint=f"One asset has one subject: make {label} say {reference!r}, "
-                "or check that it belongs to this asset.",
+                hint=f"Every place: {_every_place(present)}. One asset has one subject: make {label} say "
+                f"{reference!r}, or check that it belongs to this asset.",
             )
 
 
-def wall_clock(moment: datetime, acquisition: Any) -> datetime:
-    """The acquisition's start as the rig's clock showed it (naive)."""
-    local = acquisition.acquisition_start_time_local if acquisition is not None else moment
-    return local.replace(tzinfo=None)
+def wall_clock(acquisition: Any) -> datetime:
+    """The acquisition's start as the rig's clock showed it (naive).
+
+    A named zone (acquisition_start_tz 'America/Los_Angeles') decides; otherwise the offset written
+    in the file does, since aind-data-schema floors fixed offsets to whole hours in
+    acquisition_start_tz (-03:30 becomes -4).
+    """
+    start = acquisition.acquisition_start_time
+    if isinstance(acquisition.acquisition_start_tz, str):
+        start = acquisition.acquisition_start_time_local
+    return start.replace(tzinfo=None)  # type: ignore[no-any-return]
 
 
 def check_start_time(setting: datetime | None, acquisition: Any, label: str, findings: Findings) -> None:
@@ -183,8 +77,8 @@ def check_start_time(setting: datetime | None, acquisition: Any, label: str, fin
         return
     actual = acquisition.acquisition_start_time
     if setting.tzinfo is None:
-        difference = abs(wall_clock(actual, acquisition) - setting)
-        shown = f"{wall_clock(actual, acquisition).isoformat()} wall-clock ({actual.isoformat()})"
+        difference = abs(wall_clock(acquisition) - setting)
+        shown = f"{wall_clock(acquisition).isoformat()} wall-clock, i.e. {actual.isoformat()}"
     else:
         difference = abs(actual - setting)
         shown = actual.isoformat()
@@ -196,7 +90,9 @@ def check_start_time(setting: datetime | None, acquisition: Any, label: str, fin
             files=(label,),
             location="acquisition_start_time",
             value=setting.isoformat(),
-            hint="Check that the upload request and the acquisition describe the same session.",
+            hint=f"The settings say {setting.isoformat()}; {label} says {shown}. Check that the upload request "
+            "and the acquisition describe the same session (times agree within 1 s; a time without offset is "
+            "the rig's wall-clock).",
         )
 
 
@@ -247,3 +143,71 @@ def check_metadata(core: dict[str, Any], name: str, location: str, labels: dict[
                     hint="aind-data-schema's Metadata check; the message names the field.",
                 )
     return metadata
+
+
+def _valid_parts(
+    kind: str, whole: Any, parts: dict[str, list[Document]], labels: dict[str, str]
+) -> list[tuple[str, Any]]:
+    """The valid parts a merged file came from, or the file itself."""
+    valid = [(d.label, d.model) for d in parts.get(kind, []) if d.valid]
+    return valid or ([(labels[kind], whole)] if whole is not None else [])
+
+
+def cross_check(settings: Settings, result: Any, labels: dict[str, str], parts: dict[str, list[Document]]) -> None:
+    """All checks across files, on whatever validated; the whole-asset check only when all did.
+
+    Files `check` could not get (`result.unchecked`: offline, no settings) soften what depends on
+    them: a device may be implanted per procedures not seen, and the whole-asset check is skipped.
+    """
+    documents: dict[str, Document] = result.documents
+    findings: Findings = result.findings
+    model = {kind: doc.model for kind, doc in documents.items() if doc.model is not None}
+    acq = model.get("acquisition")
+    acq_parts = _valid_parts("acquisition", acq, parts, labels)
+    places: list[tuple[str, str, str | None]] = [(label, "subject_id", p.subject_id) for label, p in acq_parts]
+    places.append(("settings", "subject_id", settings.subject_id))
+    for kind in ("subject", "procedures", "data_description"):
+        if kind in model:
+            places.append((labels[kind], "subject_id", getattr(model[kind], "subject_id", None)))
+    check_subject_ids(places, findings)
+    if acq is not None:
+        earliest = min(acq_parts, key=lambda part: part[1].acquisition_start_time)[0]
+        check_start_time(settings.acquisition_start_time, acq, earliest, findings)
+    if acq is not None and "instrument" in documents and "instrument" not in model:
+        findings.info(
+            "gather.metadata.skipped",
+            "The devices of the acquisition were not checked: the instrument did not validate or merge.",
+        )
+    elif acq is not None:
+        instrument = model.get("instrument")
+        compat.check_devices(
+            instrument,
+            acq,
+            model.get("procedures"),
+            labels,
+            acq_parts,
+            _valid_parts("instrument", instrument, parts, labels),
+            findings,
+            procedures_unseen="procedures" in result.unchecked,
+        )
+    elif "acquisition" not in documents:
+        findings.warning(
+            "gather.resolve.missing",
+            "No acquisition.json or acquisition*.json in the folder.",
+            files=("acquisition.json",),
+            hint="A raw asset normally has one; subject_id and acquisition_start_time then come from the settings.",
+        )
+    check_modalities(model.get("data_description"), model.get("instrument"), acq, labels, findings)
+    if result.unchecked:
+        findings.info(
+            "gather.metadata.skipped",
+            f"The whole-asset check did not run: {', '.join(sorted(result.unchecked))} not available here.",
+        )
+    elif model and len(model) == len(documents):
+        name = getattr(model.get("data_description"), "name", None) or "unknown"
+        check_metadata(model, name, settings.output_dir or "", labels, findings)
+    elif model:
+        findings.info(
+            "gather.metadata.skipped",
+            "The whole-asset check did not run because some files are invalid; fix those first.",
+        )

@@ -1,0 +1,153 @@
+"""Do the devices an acquisition names exist? (DESIGN.md section 7, check 3.)
+
+This replaces both `InstrumentAcquisitionCompatibility` and Metadata's three device validators:
+the same ground (tests/test_device_checks.py pins the same verdict on every fixture), but every
+missing device is reported, located in the acquisition part that names it, with the closest
+existing names and the file each of those lives in. Names are looked up in sets built once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gather_job.findings import Findings, Severity
+
+Part = tuple[str, Any]
+
+
+def closest(name: str, names: Sequence[str] | set[str] | Mapping[str, Any]) -> list[str]:
+    return difflib.get_close_matches(name, sorted(set(names)), n=3, cutoff=0.5)
+
+
+def _owners(parts: Sequence[Part]) -> dict[str, str]:
+    """Device name -> the instrument part that defines it (the first one, as the merge keeps)."""
+    owners: dict[str, str] = {}
+    for label, model in parts:
+        for name in model.get_component_names():
+            owners.setdefault(name, label)
+    return owners
+
+
+def _suggest(name: str, candidates: Mapping[str, str], where: str) -> str:
+    near = closest(name, candidates)
+    if near:
+        listed = " or ".join(f"{n!r} ({candidates[n]})" for n in near)
+        return f"Did you mean {listed}? Otherwise add '{name}' to {where}."
+    return f"Add a device named '{name}' to {where}, or remove it from the acquisition."
+
+
+def check_devices(
+    instrument: Any,
+    acquisition: Any,
+    procedures: Any,
+    labels: dict[str, str],
+    acquisition_parts: Sequence[Part],
+    instrument_parts: Sequence[Part],
+    findings: Findings,
+    *,
+    procedures_unseen: bool = False,
+) -> None:
+    """Every device an acquisition part names exists; acquisition and instrument agree on the id.
+
+    The parts are checked (not the merged acquisition) so each finding points at the file and the
+    place to edit; the merge only unions their device names.
+    """
+    from aind_data_schema.core.acquisition import DataStream
+
+    acq_label = labels.get("acquisition", "acquisition.json")
+    inst_label = labels.get("instrument", "instrument.json")
+    if instrument is None:
+        if any(isinstance(s, DataStream) for s in acquisition.data_streams):
+            findings.error(
+                "gather.compat.no_instrument",
+                f"{acq_label} has data streams but the asset has no instrument.",
+                files=(acq_label,),
+                location="data_streams",
+                hint="Add instrument*.json to the folder or set instrument_settings.instrument_id.",
+            )
+        return
+    if acquisition.instrument_id != instrument.instrument_id:
+        _instrument_id_mismatch(
+            acquisition, instrument, acq_label, inst_label, acquisition_parts, instrument_parts, findings
+        )
+    owners = _owners(instrument_parts)
+    in_instrument = {name: owners.get(name, inst_label) for name in instrument.get_component_names()}
+    procedures_label = labels.get("procedures", "procedures.json")
+    implanted = dict.fromkeys(procedures.get_device_names(), procedures_label) if procedures is not None else {}
+    anywhere = {**implanted, **in_instrument}
+    where_all = f"{inst_label} (components) or to an implanted_device in procedures.json"
+    severity = Severity.warning if procedures_unseen else Severity.error
+    unseen = " seen here (procedures.json was not available: check again online)" if procedures_unseen else ""
+    for label, part in acquisition_parts:
+        for i, stream in enumerate(part.data_streams):
+            if not isinstance(stream, DataStream):
+                continue  # an ExternalDataStream names no devices (the library's check crashes on it)
+            for j, device in enumerate(stream.active_devices):
+                if device not in anywhere:
+                    findings.add(
+                        "gather.compat.unknown_active_device",
+                        severity,
+                        f"active device {device!r} is in no instrument and no procedure{unseen}.",
+                        files=(label,),
+                        location=f"data_streams[{i}].active_devices[{j}]",
+                        value=device,
+                        hint=_suggest(device, anywhere, where_all),
+                    )
+            for j, connection in enumerate(stream.connections):
+                for end in ("source_device", "target_device"):
+                    device = getattr(connection, end)
+                    if device not in anywhere:
+                        findings.add(
+                            "gather.compat.unknown_connection_device",
+                            severity,
+                            f"connection {end} {device!r} is in no instrument and no procedure{unseen}.",
+                            files=(label,),
+                            location=f"data_streams[{i}].connections[{j}].{end}",
+                            value=device,
+                            hint=_suggest(device, anywhere, where_all),
+                        )
+        for i, epoch in enumerate(part.stimulus_epochs):
+            for j, device in enumerate(epoch.active_devices):
+                if device not in in_instrument:
+                    findings.error(
+                        "gather.compat.unknown_stimulus_device",
+                        f"stimulus device {device!r} is not a component of the instrument.",
+                        files=(label,),
+                        location=f"stimulus_epochs[{i}].active_devices[{j}]",
+                        value=device,
+                        hint=_suggest(device, in_instrument, f"{inst_label} (components)"),
+                    )
+
+
+def _instrument_id_mismatch(
+    acquisition: Any,
+    instrument: Any,
+    acq_label: str,
+    inst_label: str,
+    acquisition_parts: Sequence[Part],
+    instrument_parts: Sequence[Part],
+    findings: Findings,
+) -> None:
+    """Say which acquisition file names an id that no instrument part has, and what it should be."""
+    part_ids = {model.instrument_id: label for label, model in instrument_parts}
+    culprits = [(label, m.instrument_id) for label, m in acquisition_parts if m.instrument_id not in part_ids]
+    hint = f"The acquisition must name the instrument it used: {instrument.instrument_id!r}"
+    if len(instrument_parts) > 1:
+        hint += " (the instrument files' ids sorted and joined by '_')"
+    if culprits:
+        listed = ", ".join(f"{label} says {value!r}" for label, value in culprits)
+        known = ", ".join(f"{i!r} ({label})" for i, label in sorted(part_ids.items()))
+        hint += f". {listed}; the instrument files have {known}"
+        near = closest(str(culprits[0][1]), part_ids) if len(culprits) == 1 else []
+        if near:
+            hint += f": did you mean {near[0]!r}?"
+    findings.error(
+        "gather.compat.instrument_id_mismatch",
+        f"acquisition instrument_id {acquisition.instrument_id!r} != merged instrument {instrument.instrument_id!r}.",
+        files=tuple(label for label, _ in culprits) or (acq_label, inst_label),
+        location="instrument_id",
+        value=acquisition.instrument_id,
+        hint=hint if hint.endswith(("?", ".")) else hint + ".",
+    )
