@@ -199,3 +199,87 @@ def test_metadata_level_checks_are_findings(gather, asset, service) -> None:  # 
     run = gather(folder, service_url=service.url)
     assert run.code == 3
     assert "gather.metadata.subject_details_if_not_specimen" in run.ids("error")
+
+
+# -- hints that fix things: id, location and hint pinned for each kind ---------------------------------
+
+
+def _load(kind: str, data: object) -> list[Any]:
+    from gather_job.findings import Findings
+    from gather_job.parse import load
+
+    findings = Findings()
+    load(kind, f"{kind}.json", json.dumps(data).encode(), findings)
+    return list(findings)
+
+
+def test_schema_errors_name_the_path_and_the_allowed_values() -> None:
+    data = assets.subject().model_dump(mode="json")
+    data["subject_details"]["sex"] = "Unknown-sex"
+    data["subject_details"]["genotype"] = 5
+    found = {f.location: f for f in _load("subject", data)}
+    assert found["subject_details.sex"].hint == "Allowed values: 'Female' or 'Male'."
+    assert found["subject_details.genotype"].hint == "Write it as a JSON string (in quotes)."
+    assert all(f.id == "gather.schema.invalid" for f in found.values())
+
+
+def test_a_misspelt_object_type_suggests_the_right_one() -> None:
+    data = assets.instrument_a().model_dump(mode="json")
+    data["components"][0]["object_type"] = "Harp devise"
+    (found,) = _load("instrument", data)
+    assert found.location == "components[0]" and "did you mean 'Harp device'" in (found.hint or "")
+
+
+def test_a_missing_field_and_an_extra_field() -> None:
+    data = assets.instrument_a().model_dump(mode="json")
+    del data["modification_date"]
+    data["modifcation_date"] = "2024-01-01"
+    found = {f.location: f for f in _load("instrument", data)}
+    assert found["modification_date"].hint == "Add the required field 'modification_date'."
+    assert found["modifcation_date"].hint == "Remove 'modifcation_date': the schema has no such field here."
+
+
+def test_invalid_json_is_located() -> None:
+    from gather_job.findings import Findings
+    from gather_job.parse import load
+
+    findings = Findings()
+    load("subject", "subject.json", b'{\n  "subject_id": "1",\n  "sex" "Male"\n}', findings)
+    (found,) = findings
+    assert (found.id, found.location) == ("gather.file.invalid_json", "line 3 column 9")
+
+
+def test_subject_mismatch_lists_every_place(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    run = gather(asset("mismatched_subject_file"), service_url=service.url)
+    found = finding(run, "gather.subject_id.mismatch")
+    assert found["location"] == "subject_id" and found["files"] == ["subject.json"]
+    assert found["hint"].startswith("Every place: '123456' in acquisition_a.json, acquisition_b.json, settings")
+    assert "'999999' in subject.json" in found["hint"]
+
+
+def test_time_mismatch_names_the_part_the_start_came_from(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    run = gather(asset(), service_url=service.url, acquisition_start_time="2024-03-05T15:00:00-07:00")
+    found = finding(run, "gather.time.mismatch")
+    assert found["files"] == ["acquisition_a.json"] and found["location"] == "acquisition_start_time"
+    assert (
+        "The settings say 2024-03-05T15:00:00-07:00; acquisition_a.json says 2024-03-05T14:20:00-07:00" in found["hint"]
+    )
+
+
+def test_instrument_id_hint_names_the_file_and_the_closest_id(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    run = gather(asset("mismatched_instrument_id"), service_url=service.url)
+    found = finding(run, "gather.compat.instrument_id_mismatch")
+    assert found["files"] == ["acquisition_b.json"]
+    assert f"acquisition_b.json says '{assets.WRONG_INSTRUMENT_ID}'" in found["hint"]
+    assert f"did you mean '{assets.INSTRUMENT_B_ID}'?" in found["hint"]
+
+
+def test_unknown_device_hint_names_where_the_close_names_live(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    folder = asset()
+    data = json.loads((folder / "acquisition_a.json").read_text())
+    data["data_streams"][0]["active_devices"].append("Probe B")
+    (folder / "acquisition_a.json").write_text(json.dumps(data))
+    run = gather(folder, service_url=service.url)
+    found = finding(run, "gather.compat.unknown_active_device")
+    assert found["location"] == f"data_streams[0].active_devices[{len(data['data_streams'][0]['active_devices']) - 1}]"
+    assert "'Probe A' (procedures.json (service:" in found["hint"]

@@ -19,6 +19,19 @@ from gather_job.findings import Findings
 from gather_job.settings import did_you_mean
 
 MAX_ERRORS_PER_FILE = 25
+TYPE_HINTS = (
+    ("string_", "Write it as a JSON string (in quotes)."),
+    ("int_", "Use a whole number."),
+    ("float_", "Use a number."),
+    ("decimal_", "Use a number."),
+    ("bool_", "Use true or false."),
+    ("datetime_", "Use ISO 8601 with an offset, e.g. 2024-03-05T14:20:00-07:00."),
+    ("date_", "Use a date as YYYY-MM-DD."),
+    ("list_", "Use a JSON list [...]."),
+    ("model_", "Use a JSON object {...}."),
+    ("dict_", "Use a JSON object {...}."),
+    ("timezone_", "Give the time with its UTC offset, e.g. -07:00."),
+)
 
 
 @dataclass
@@ -154,6 +167,9 @@ def _hint(error: Mapping[str, Any], key: str) -> str | None:
         return f"Unknown object_type {tag!r}{did_you_mean(tag, tags)}; allowed here: {', '.join(tags)}."
     if kind == "union_tag_not_found":
         return "Add the 'object_type' field that says which kind of object this is."
+    for prefix, text in TYPE_HINTS:
+        if kind.startswith(prefix):
+            return text
     return None
 
 
