@@ -1,0 +1,50 @@
+"""Regression guards for speed that are not timed tests (bench/ measures time)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from gather_job import models, parse
+
+LIGHT = "import sys; from gather_job.cli import main; main([{arg!r}]); print(sorted(m for m in sys.modules if m.startswith('aind_data_schema')))"
+
+
+@pytest.mark.parametrize("arg", ["--version", "--help"])
+def test_light_commands_import_no_model(arg: str) -> None:
+    done = subprocess.run([sys.executable, "-c", LIGHT.format(arg=arg)], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_each_input_is_decoded_and_validated_exactly_once(gather, asset, service, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    decoded: Counter[str] = Counter()
+    validated: Counter[str] = Counter()
+    original_decode = parse.decode_json
+
+    def counting_decode(label: str, raw: bytes, findings: Any) -> Any:
+        decoded[label] += 1
+        return original_decode(label, raw, findings)
+
+    monkeypatch.setattr(parse, "decode_json", counting_decode)
+    for kind in models.CORE_FILES:
+        cls = models.model_class(kind)
+        for method in ("model_validate", "model_validate_json"):
+            original = getattr(cls, method)
+
+            def counting(data: Any, *args: Any, _original: Any = original, _name: str = cls.__name__, **kw: Any) -> Any:
+                validated[_name] += 1
+                return _original(data, *args, **kw)
+
+            monkeypatch.setattr(cls, method, counting)
+    folder = asset(with_subject=True)
+    run = gather(folder, service_url=service.url)
+    assert run.code == 0, run.err
+    files = ["acquisition_a.json", "acquisition_b.json", "instrument_a.json", "instrument_b.json", "subject.json"]
+    assert decoded == Counter(files)
+    assert validated == Counter(
+        {"Instrument": 2, "Acquisition": 2, "Subject": 1, "Procedures": 1, "DataDescription": 1}
+    )
