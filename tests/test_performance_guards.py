@@ -11,7 +11,10 @@ import pytest
 
 from gather_job import models, parse
 
-LIGHT = "import sys; from gather_job.cli import main; main([{arg!r}]); print(sorted(m for m in sys.modules if m.startswith('aind_data_schema')))"
+LIGHT = (
+    "import sys; from gather_job.cli import main; main([{arg!r}]); "
+    "print(sorted(m for m in sys.modules if m.startswith('aind_data_schema')))"
+)
 
 
 @pytest.mark.parametrize("arg", ["--version", "--help"])

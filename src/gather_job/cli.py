@@ -186,11 +186,27 @@ def _run_command(args: argparse.Namespace, environ: Mapping[str, str], stdin: An
             assert outcome.result is not None
             sys.stdout.write(json_lines(outcome.result.findings) if args.json else summary(outcome) + "\n")
             return outcome.exit_code
-        outcome = runner.execute_run(settings, notes, progress=progress)
+        outcome = runner.execute_run(settings, notes, progress=progress, hook=_test_pause(environ))
     finally:
         progress.close()
     sys.stderr.write(summary(outcome) + "\n")
     return outcome.exit_code
+
+
+def _test_pause(environ: Mapping[str, str]) -> Any:
+    """GATHER_TEST_PAUSE_S=N: announce each write step on stderr and wait N s (crash-safety tests)."""
+    seconds = float(environ.get("GATHER_TEST_PAUSE_S", "0") or 0)
+    if seconds <= 0:
+        return None
+
+    def pause(step: str) -> None:
+        import time
+
+        sys.stderr.write(f"gather-job: test pause before {step}\n")
+        sys.stderr.flush()
+        time.sleep(seconds)
+
+    return pause
 
 
 def _paragraph(error: GatherError) -> str:

@@ -21,7 +21,7 @@ from gather_job.folder import InputProblem, LocalFolder
 from gather_job.parse import Document
 from gather_job.progress import Progress
 from gather_job.resolve import LEGACY_NAMES, Plan, plan_files
-from gather_job.service import Answer, MetadataService, RetryPolicy
+from gather_job.service import Answer, MetadataService, RetryPolicy, redact_url
 from gather_job.settings import Settings
 
 
@@ -169,7 +169,7 @@ class _Run:
     def _submit(self, kind: str, key: str) -> None:
         assert self.service is not None
         self.pending[kind] = (key, self.service.submit(kind, key))
-        self.result.service_calls.append(self.service.url(kind, key))
+        self.result.service_calls.append(redact_url(self.service.url(kind, key)))
 
     def _answer(self, kind: str) -> tuple[str, Answer] | None:
         if kind not in self.pending:

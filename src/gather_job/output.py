@@ -106,11 +106,24 @@ def _exchange(a: Path, b: Path) -> bool:
     return bool(result == 0)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _clean_stale(parent: Path, prefix: str) -> None:
+    """Remove staging folders of killed runs: their pid is gone (or they are over an hour old)."""
     now = time.time()
     for entry in parent.glob(f"{prefix}*"):
+        pid = entry.name.removeprefix(prefix).split("-")[0]
         try:
-            if now - entry.stat().st_mtime > STALE_TEMP_S:
+            dead = pid.isdigit() and not _alive(int(pid))
+            if dead or now - entry.stat().st_mtime > STALE_TEMP_S:
                 shutil.rmtree(entry, ignore_errors=True)
         except OSError:
             continue
@@ -141,7 +154,7 @@ def write_local(
 def _swap_in(target: Path, files: Mapping[str, bytes], report: bytes, pause: Hook) -> list[str]:
     prefix = f".{target.name}.gather-tmp-"
     _clean_stale(target.parent, prefix)
-    staging = target.parent / f"{prefix}{uuid.uuid4().hex[:12]}"
+    staging = target.parent / f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     try:
         for name, data in files.items():
@@ -154,7 +167,7 @@ def _swap_in(target: Path, files: Mapping[str, bytes], report: bytes, pause: Hoo
         elif _exchange(staging, target):
             shutil.rmtree(staging)  # now the previous result
         else:
-            old = target.parent / f"{prefix}old-{uuid.uuid4().hex[:12]}"
+            old = target.parent / f"{prefix}{os.getpid()}-old-{uuid.uuid4().hex[:12]}"
             target.rename(old)
             staging.rename(target)
             shutil.rmtree(old)
@@ -169,6 +182,8 @@ def _replace_each(
     target: Path, files: Mapping[str, bytes], report: bytes, inputs: frozenset[Path], pause: Hook
 ) -> list[str]:
     written: list[str] = []
+    for leftover in target.glob(".*.gather-tmp-*"):  # from a run killed between write and rename
+        leftover.unlink(missing_ok=True)
     stale = target / REPORT_NAME
     if stale.exists():
         pause("unlink-report")

@@ -7,6 +7,7 @@ never exceptions: a broken file must not hide what is wrong with the others.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,8 +91,14 @@ def decode_json(label: str, raw: bytes, findings: Findings) -> Any:
         constants.append(name)
         return float("nan")
 
+    def number(text: str) -> float:
+        value = float(text)
+        if math.isinf(value):
+            constants.append(f"{text[:20]} (too large)")
+        return value
+
     try:
-        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant, parse_float=number)
     except json.JSONDecodeError as exc:
         findings.error(
             "gather.file.invalid_json",

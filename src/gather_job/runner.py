@@ -90,7 +90,10 @@ def execute_run(
     progress: Progress | None = None,
 ) -> Outcome:
     if not settings.output_dir:
-        raise UsageError("output_dir is not set.", hint="Set output_dir to the folder the gathered files go to.")
+        raise UsageError(
+            "output_dir is not set in the settings.",
+            hint="Add output_dir (the folder the gathered files go to) to the settings, or pass --output-dir.",
+        )
     target = Path(settings.output_dir)
     if not output.check_target(target, settings.if_exists):
         return Outcome(0, "skipped", None, str(target))

@@ -125,7 +125,7 @@ class MetadataService:
             from gather_job.errors import UsageError
 
             raise UsageError(
-                f"metadata_service_url '{redact_url(base_url)}' is not an http(s) URL.",
+                f"metadata_service_url '{redact_url(base_url)}' in the settings is not an http(s) URL.",
                 hint="Use e.g. http://aind-metadata-service, or set offline: true to skip the service.",
             )
         self.base_url = base_url.rstrip("/")
