@@ -6,6 +6,7 @@ aind-data-schema's models are first imported, so the network overlaps the 1-2 s 
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -237,7 +238,9 @@ class _Run:
             key, answer = got
             doc = service_answers.document(kind, key, answer, self.findings, required=required)
             if doc is not None:
-                doc.model = parse.validate(kind, doc.label, doc.data, self.findings)
+                # a copy: validation rewrites nested object_type values in place, and an invalid
+                # record is written as the service sent it (raise_if_invalid=false)
+                doc.model = parse.validate(kind, doc.label, copy.deepcopy(doc.data), self.findings)
                 self._keep(kind, doc)
         got = self._answer("instrument")
         if got is not None:
@@ -255,7 +258,7 @@ class _Run:
                 files=(in_folder[0].label,),
             )
             return
-        record.model = parse.validate("instrument", record.label, record.data, self.findings)
+        record.model = parse.validate("instrument", record.label, copy.deepcopy(record.data), self.findings)
         self.parts.setdefault("instrument", []).append(record)
 
     def _missing(self, kind: str, subject_id: str | None, required: bool) -> None:
