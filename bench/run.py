@@ -245,8 +245,8 @@ def medians(samples: list[Sample]) -> dict[str, float]:
 
 
 def _median_dicts(dicts: list[dict[str, float]]) -> dict[str, float]:
-    keys = {k for d in dicts for k in d}
-    return {k: round(statistics.median(d[k] for d in dicts if k in d), 4) for k in sorted(keys)}
+    keys = list(dict.fromkeys(k for d in dicts for k in d))  # in stage order
+    return {k: round(statistics.median(d[k] for d in dicts if k in d), 4) for k in keys}
 
 
 @dataclass
@@ -351,6 +351,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     cells = sorted((c for c in results["cells"] if c["latency"] == 0), key=lambda c: c["input_bytes"])
     fig, ax = plt.subplots(figsize=(7.5, 5))
@@ -375,6 +376,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
         )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("input size (MB: instrument + acquisition files)")
     ax.set_ylabel("wall time (s), median; bars: min-max")
     ax.set_title(f"gather-job vs reference vs floor (service latency 0), {results['machine']['date'][:10]}")
