@@ -424,6 +424,10 @@ def versions(ref_python: Path) -> dict[str, Any]:
     }
 
 
+def _load(values: Sequence[float] | None) -> str:
+    return "/".join(f"{v:.2f}" for v in values) if values else "-"
+
+
 def write_docs(results: dict[str, Any], command: str) -> Path:
     page = DOCS / "performance.md"
     info = results["machine"]
@@ -432,13 +436,14 @@ def write_docs(results: dict[str, Any], command: str) -> Path:
         for c in results["cells"]
         if c["latency"] == 0
     )
+    versions_text = ", ".join(f"{k} {v}" for k, v in results["versions"].items())
     block = f"""{BEGIN}
 ## Results of the last run ({info["date"]})
 
 Machine: {info["cpu"]}, {info["cores"]} cores, {info["memory_gb"]} GB, {info["os"]}, Python {info["python"]};
-gather-job at commit `{info["gather_job_commit"]}`. Load average at start {info["load_average_start"]},
-at end {info.get("load_average_end")} (other work on the machine adds noise; the runs are interleaved so
-it falls on all three alike). Versions: {", ".join(f"{k} {v}" for k, v in results["versions"].items())}.
+gather-job at commit `{info["gather_job_commit"]}`. Load average (1/5/15 min) at start
+{_load(info["load_average_start"])}, at end {_load(info.get("load_average_end"))}: other work on the
+machine adds noise; the runs are interleaved, so it falls on all three jobs alike. Versions: {versions_text}.
 
 Command: `{command}`; {results["runs"]} runs per cell{results.get("runs_note", "")}.
 Cells are medians of wall time / CPU time (user+sys of the child) / peak RSS (ru_maxrss of the child).
@@ -485,6 +490,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a smoke run: sizes 1,10, 2 runs, no docs update")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.{md,png}")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="machine-readable results")
+    parser.add_argument("--render", type=Path, metavar="JSON", help="only redraw the table, plot and docs from results")
     args = parser.parse_args(argv)
     if args.quick:
         args.no_docs = True
@@ -496,6 +502,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        results = json.loads(args.render.read_text())
+        print(table(results))
+        plot(results, DOCS / "performance.png")
+        write_docs(results, results.get("command", "python bench/run.py"))
+        return 0
     sizes = [int(x) for x in _floats(args.sizes)]
     latencies = _floats(args.latency)
     latency_sizes = [int(x) for x in _floats(args.latency_sizes)] if args.latency_sizes else [min(sizes)]
@@ -566,6 +578,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for service in services.values():
             service.stop()
     results["machine"]["load_average_end"] = os.getloadavg()
+    results["command"] = ("python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=1) + "\n")
     print()
@@ -574,9 +587,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(stage_table(results))
     print(f"\nresults: {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     if not args.no_docs:
-        command = "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
         plot(results, DOCS / "performance.png")
-        print(f"plot: docs/performance.png; page: {write_docs(results, command.strip()).relative_to(ROOT)}")
+        print(f"plot: docs/performance.png; page: {write_docs(results, results['command']).relative_to(ROOT)}")
     failed = any(m.get("failed") for c in results["cells"] for m in c["medians"].values() if m)
     return 1 if failed else 0
 
