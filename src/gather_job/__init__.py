@@ -4,15 +4,11 @@ The public surface is small on purpose; the command line (`gather-job`, `python 
 the main interface. Importing this package loads no aind-data-schema model.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from gather_job.errors import GatherError, InvalidMetadata, OutputRefused, ServiceError, UsageError
 from gather_job.findings import Finding, Findings, Severity
 
-try:
-    __version__ = version("gather-job")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+# The one place the version is written (pyproject reads it); no importlib.metadata at start-up.
+__version__ = "0.1.0"
 
 __all__ = [
     "Finding",

@@ -55,6 +55,13 @@ class _Help(argparse.RawDescriptionHelpFormatter):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """Builds the settings table only when help is shown, not on every run."""
+
+    def format_help(self) -> str:
+        return super().format_help() + "\n" + _settings_table() + "\n"
+
+
 def _add_settings_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settings-file", metavar="F", help="settings JSON file ('-' for standard input)")
     parser.add_argument("--job-settings", metavar="JSON", help="settings as inline JSON (above the file)")
@@ -64,11 +71,11 @@ def _add_settings_inputs(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gather-job",
         description="Gather, merge and validate one data asset's aind-data-schema metadata.",
         epilog="exit codes: 0 done, 1 bug, 2 unusable settings/input, 3 invalid metadata, 4 service failed "
-        "(retry later), 5 output refused\n\n" + _settings_table(),
+        "(retry later), 5 output refused",
         formatter_class=_Help,
     )
     parser.add_argument("--version", action="version", version=f"gather-job {__version__}")

@@ -11,6 +11,7 @@ library drops is put back.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from gather_job.capture import capture
 from gather_job.findings import Findings, Severity
 from gather_job.parse import Document
+from gather_job.trusted import construct_merges
 
 Part = tuple[str, Any]  # (label, validated model)
 
@@ -31,7 +33,8 @@ def expected_id(ids: Sequence[str | None]) -> str | None:
 def _fold(parts: Sequence[Part], findings: Findings, what: str, step: Callable[[Any, Any], Any]) -> Any:
     labels = tuple(label for label, _ in parts)
     merged = parts[0][1]
-    with capture(findings, labels, f"merging {what}"):
+    trusted = construct_merges() if what in ("instrument", "acquisition") else nullcontext()
+    with capture(findings, labels, f"merging {what}"), trusted:
         try:
             for _, model in parts[1:]:
                 merged = step(merged, model)
@@ -81,6 +84,7 @@ def merge_instruments(parts: Sequence[Part], findings: Findings) -> Any:
     broken |= _shared_devices(parts, findings)
     if broken:
         return None
+    _shared_nested_names(parts, findings)
     merged = _fold(parts, findings, "instrument", lambda a, b: a + b)
     if merged is None:
         return None
@@ -138,6 +142,24 @@ def _shared_devices(parts: Sequence[Part], findings: Findings) -> bool:
             "(only a HarpDevice with is_clock_generator=true may be shared).",
         )
     return broken
+
+
+def _shared_nested_names(parts: Sequence[Part], findings: Findings) -> None:
+    """What the merged instrument's own duplicate-name check would log (it is not re-run, see trusted.py)."""
+    top = {device.name for _, model in parts for device in model.components}
+    seen: dict[str, list[str]] = {}
+    for label, model in parts:
+        for name in set(model.get_component_names()) - {model.instrument_id}:
+            seen.setdefault(name, []).append(label)
+    shared = sorted(name for name, labels in seen.items() if len(labels) > 1 and name not in top)
+    if shared:
+        findings.warning(
+            "gather.merge.duplicate_names",
+            f"Names used inside several instrument parts: {shared}; device lookups by name become ambiguous.",
+            files=tuple(label for label, _ in parts),
+            value=shared,
+            hint="Give nested devices names unique across the instrument files.",
+        )
 
 
 def merge_acquisitions(parts: Sequence[Part], findings: Findings) -> Any:

@@ -242,4 +242,6 @@ def load(kind: str, label: str, raw: bytes, findings: Findings) -> Document:
     doc = Document(kind=kind, label=label, raw=raw, data=data)
     if data is not None:
         doc.model = validate(kind, label, data, findings)
+    if doc.model is not None:
+        doc.raw = doc.data = None  # only an invalid file is passed on as it came; free the memory
     return doc
