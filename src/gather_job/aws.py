@@ -123,7 +123,7 @@ def translated(action: str, where: str, *, permission: str | None = None) -> Ite
     except bx.NoRegionError as exc:
         raise UsageError(
             f"No AWS region is configured for {action} {where}.",
-            hint="Set aws_region (or AWS_REGION), e.g. us-west-2.",
+            hint="Set aws_region (or AWS_DEFAULT_REGION), e.g. us-west-2.",
         ) from exc
     except (bx.ConnectionError, bx.HTTPClientError) as exc:
         raise ServiceError(
@@ -176,7 +176,7 @@ def _client_error(exc: Any, action: str, where: str, permission: str | None) -> 
     if code in _WRONG_REGION or status == 301:
         return UsageError(
             f"The bucket for {where} is in another region than the job asks ({said}).",
-            hint="Set aws_region (or AWS_REGION) to the bucket's region.",
+            hint="Set aws_region (or AWS_DEFAULT_REGION) to the bucket's region.",
         )
     if code in _TRANSIENT or status >= 500 or status == 429:
         return ServiceError(

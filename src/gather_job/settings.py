@@ -206,7 +206,8 @@ class Settings(_Section):
         "default: boto3's (AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL, else AWS).",
     )
     aws_region: str | None = Field(
-        default=None, description="AWS region for S3 and SSM; default: boto3's (AWS_REGION, the profile's region)."
+        default=None,
+        description="AWS region for S3 and SSM; default: boto3's (AWS_DEFAULT_REGION, the profile's region).",
     )
     aws_profile: str | None = Field(
         default=None,
