@@ -188,7 +188,7 @@ def test_ssm_credentials_are_checked(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--job-type", "ecephys"], "job_type 'ecephys' is set, but not where job_types are kept"),
+        (["--job-type", "ecephys"], "No job_type source is given for job_type 'ecephys'"),
         (["--job-type", "ecephys", "--job-type-source", "ssm:aind"], "is not an SSM prefix"),
         (["--job-type", "ecephys", "--job-type-source", "missing.json"], "The job_type file 'missing.json' does not"),
     ],

@@ -212,6 +212,24 @@ def test_a_checksum_the_store_does_not_confirm_is_exit_4_naming_the_key(aws: Aws
     assert "gather_report.json" not in aws.etags(bucket, PREFIX)
 
 
+def test_an_object_gone_right_after_its_write_is_exit_4(aws: Aws, offline_asset: Path) -> None:
+    bucket = aws.bucket()
+    client, other = aws.client("s3"), aws.client("s3")
+    keys: list[str] = []
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        keys.append(params["Key"])
+
+    def remove(**_: Any) -> None:
+        if keys[-1].endswith("subject.json"):
+            other.delete_object(Bucket=bucket, Key=keys[-1])  # as another job's cleanup might
+
+    client.meta.events.register("before-parameter-build.s3.PutObject", remember)
+    client.meta.events.register("after-call.s3.PutObject", remove)
+    with pytest.raises(ServiceError, match=r"subject\.json is not what the job sent.*None bytes"):
+        _target_run(aws, offline_asset, f"s3://{bucket}/{PREFIX}", client=client)
+
+
 def test_large_objects_go_multipart_and_their_composite_checksum_is_verified(aws: Aws) -> None:
     bucket = aws.bucket()
     mib = 1024 * 1024

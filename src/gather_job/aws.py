@@ -109,8 +109,8 @@ def translated(action: str, where: str, *, permission: str | None = None) -> Ite
 
     try:
         yield
-    except GatherError:
-        raise
+    except (GatherError, bx.ParamValidationError):
+        raise  # ours already, or a bug in how the job calls boto3 (exit 1, with its traceback)
     except bx.ClientError as exc:
         raise _client_error(exc, action, where, permission) from exc
     except (bx.NoCredentialsError, bx.PartialCredentialsError, bx.CredentialRetrievalError) as exc:

@@ -205,18 +205,12 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str], stdin: Any) 
 
 def _job_types_command(args: argparse.Namespace, environ: Mapping[str, str], stdin: Any) -> int:
     from gather_job import job_types
-    from gather_job.aws import Clients
     from gather_job.sources import SettingsInput, compose_settings
 
     file_layer = _file_layer(args, stdin)
     flags = {"job_type_source": args.job_type_source} if args.job_type_source else {}
     settings, _ = compose_settings(SettingsInput(file=file_layer, environ=environ, flags=flags))
-    if not settings.job_type_source:
-        raise UsageError(
-            "No job_type source is given.",
-            hint="Pass --job-type-source PATH|ssm:/PREFIX or set GATHER_JOB_TYPE_SOURCE.",
-        )
-    store = job_types.open_store(settings.job_type_source, Clients(settings))
+    store = job_types.store_for(settings)
     if args.verb == "list":
         sys.stdout.write(job_types.describe(store))
         return 0

@@ -136,17 +136,22 @@ def job_settings(task: Mapping[str, Any], where: str) -> dict[str, Any]:
     return value
 
 
-def for_settings(settings: Settings, clients: aws.Clients | None = None) -> tuple[Layer, list[Finding]] | None:
-    """The job_type layer for a run's (preset-less) settings, for `sources.compose_settings`."""
-    name = settings.job_type
-    if name is None or name == CUSTOM:
-        return None
+def store_for(settings: Settings, clients: aws.Clients | None = None) -> Store:
+    """The store `job_type_source` names; UsageError when there is none."""
     if not settings.job_type_source:
+        wanted = f" for job_type '{settings.job_type}'" if settings.job_type else ""
         raise UsageError(
-            f"job_type '{name}' is set, but not where job_types are kept.",
+            f"No job_type source is given{wanted}: where are job_types kept?",
             hint="Pass --job-type-source PATH|ssm:/PREFIX, or set GATHER_JOB_TYPE_SOURCE (or job_type_source).",
         )
-    preset = resolve(open_store(settings.job_type_source, clients or aws.Clients(settings)), name)
+    return open_store(settings.job_type_source, clients or aws.Clients(settings))
+
+
+def for_settings(settings: Settings, clients: aws.Clients | None = None) -> tuple[Layer, list[Finding]] | None:
+    """The job_type layer for a run's (preset-less) settings, for `sources.compose_settings`."""
+    if settings.job_type is None or settings.job_type == CUSTOM:
+        return None
+    preset = resolve(store_for(settings, clients), settings.job_type)
     return preset.layer(), [preset.note()]
 
 

@@ -23,19 +23,18 @@ import base64
 import hashlib
 import io
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from gather_job import aws
 from gather_job.errors import OutputRefused, ServiceError
-from gather_job.output import OUR_FILES, REPORT_NAME
+from gather_job.output import OUR_FILES, REPORT_NAME, Hook
 from gather_job.s3_folder import list_children
 from gather_job.s3uri import S3Uri
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024  # boto3's default threshold and part size
 PART_SIZE = 8 * 1024 * 1024
 CONTENT_TYPE = "application/json"
-Hook = Callable[[str], None]
 
 
 def _b64(digest: bytes) -> str:
@@ -199,8 +198,11 @@ class S3Target:
 
     def _verify(self, name: str, size: int, expected: str) -> None:
         where = self.uri.url(name)
-        with aws.translated("checking", where, permission="s3:GetObject"):
-            head = self.client.head_object(Bucket=self.uri.bucket, Key=self.uri.key(name), ChecksumMode="ENABLED")
+        try:
+            with aws.translated("checking", where, permission="s3:GetObject"):
+                head = self.client.head_object(Bucket=self.uri.bucket, Key=self.uri.key(name), ChecksumMode="ENABLED")
+        except aws.NotFound:
+            head = {}  # gone right after it was written (another job's overwrite, a lifecycle rule)
         stored = head.get("ChecksumSHA256")
         stored_size = head.get("ContentLength")
         if stored_size == size and _same_checksum(stored, expected):
