@@ -45,7 +45,8 @@ class Aws:
     url: str
 
     def client(self, service: str, **credentials: str) -> Any:
-        return boto3.client(
+        """A client of its own session (boto3's cached default one would keep a stale environment)."""
+        return boto3.session.Session().client(
             service,
             endpoint_url=self.url,
             region_name=REGION,

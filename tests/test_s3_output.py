@@ -67,6 +67,28 @@ def test_s3_gets_the_same_files_as_a_local_run_with_verified_checksums(
     }
 
 
+def test_boto3s_own_configuration_works_unchanged(
+    aws: Aws, aws_env: Any, offline_asset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No endpoint, region or credentials in the settings: AWS_ENDPOINT_URL and AWS_PROFILE decide."""
+    bucket = aws.bucket()
+    (tmp_path / "config").write_text(f"[profile uploader]\nregion = {REGION}\n")
+    (tmp_path / "credentials").write_text("[uploader]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    aws_env(
+        AWS_ACCESS_KEY_ID=None,
+        AWS_SECRET_ACCESS_KEY=None,
+        AWS_CONFIG_FILE=str(tmp_path / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
+        AWS_PROFILE="uploader",
+        AWS_ENDPOINT_URL=aws.url,
+    )
+    settings = base_settings(offline_asset, Path("unused"), None)
+    settings["output_dir"] = f"s3://{bucket}/{PREFIX}"
+    code, err = run(settings, capsys)
+    assert code == 0, err
+    assert "gather_report.json" in aws.etags(bucket, PREFIX)
+
+
 def _target_run(aws: Aws, folder: Path, uri: str, steps: list[str] | None = None, **overrides: Any) -> Any:
     """execute_run with injected clients and a hook that records (or interrupts) each S3 step."""
     client = overrides.pop("client", None) or aws.s3
