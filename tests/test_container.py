@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import base_settings
+from tests.conftest import pipeline_settings
 from tests.fake_service import FakeMetadataService
 from tests.fixtures import assets
 
@@ -67,15 +67,7 @@ def test_the_pipelines_call_in_a_clean_environment(
     installed: Path, asset: Any, service: FakeMetadataService, tmp_path: Path
 ) -> None:
     staging = tmp_path / "staging" / assets.ASSET_NAME
-    settings = base_settings(asset(), staging, service.url)
-    # What the pipeline overwrites (DESIGN.md section 1): a naive wall-clock start, modalities as
-    # objects, the project, the subject, the service URL and a staging output_dir.
-    settings["acquisition_start_time"] = "2024-03-05T14:20:00"
-    settings["data_description_settings"]["modalities"] = [
-        {"name": "Behavior", "abbreviation": "behavior"},
-        {"name": "Behavior videos", "abbreviation": "behavior-videos"},
-        {"name": "Extracellular electrophysiology", "abbreviation": "ecephys"},
-    ]
+    settings = pipeline_settings(asset(), staging, service.url)
     environment = {"PATH": f"{installed.parent}:/usr/bin:/bin"}
     done = subprocess.run(
         ["python", "-m", "gather_job", "--job-settings", f" {json.dumps(settings)} "],

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gather_job import __version__
-from gather_job.errors import GatherError, UsageError
+from gather_job.errors import GatherError
 
 COMMANDS = ("run", "check", "job-types")
 EXAMPLES = {
@@ -147,17 +147,9 @@ def _with_default_command(argv: Sequence[str]) -> list[str]:
 def _read_settings_file(path: str, stdin: Any) -> tuple[str, bytes]:
     if path == "-":
         return "settings from standard input", stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read()
-    name = f"settings file {path}"
-    try:
-        return name, Path(path).read_bytes()
-    except FileNotFoundError as exc:
-        raise UsageError(
-            f"The settings file '{path}' does not exist.", hint="Check the path given to --settings-file."
-        ) from exc
-    except IsADirectoryError as exc:
-        raise UsageError(f"--settings-file '{path}' is a folder, not a file.") from exc
-    except OSError as exc:
-        raise UsageError(f"The settings file '{path}' cannot be read: {exc.strerror or exc}.") from exc
+    from gather_job.sources import read_file
+
+    return f"settings file {path}", read_file(Path(path), "settings file", "Check the path given to --settings-file.")
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:

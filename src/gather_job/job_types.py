@@ -26,7 +26,7 @@ from gather_job import aws
 from gather_job.errors import UsageError
 from gather_job.findings import Finding, Severity
 from gather_job.settings import Settings, did_you_mean
-from gather_job.sources import Layer, parse_json_object
+from gather_job.sources import Layer, parse_json_object, read_file
 
 TASK_ID = "gather_preliminary_metadata"
 DEFAULT = "default"
@@ -217,14 +217,7 @@ class FileStore:
     @classmethod
     def load(cls, path: Path) -> FileStore:
         label = f"job_type file {path}"
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError as exc:
-            raise UsageError(
-                f"The job_type file '{path}' does not exist.", hint="Check --job-type-source / job_type_source."
-            ) from exc
-        except OSError as exc:
-            raise UsageError(f"The job_type file '{path}' cannot be read: {exc.strerror or exc}.") from exc
+        raw = read_file(path, "job_type file", "Check --job-type-source (or job_type_source, GATHER_JOB_TYPE_SOURCE).")
         data = parse_json_object(raw, label)
         if data and set(data) <= TASK_KEYS:
             return cls(label, {}, single=data)

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -101,6 +102,18 @@ class _LayeredSettings(BaseSettings, Settings):
             _EnvSource(settings_cls, given.environ),
             *(_DictSource(settings_cls, layer.data) for layer in dict_layers),
         )
+
+
+def read_file(path: Path, what: str, hint: str) -> bytes:
+    """A local file's bytes (a settings or job_type file), or a UsageError naming it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UsageError(f"The {what} '{path}' does not exist.", hint=hint) from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"The {what} '{path}' is a folder, not a file.", hint=hint) from exc
+    except OSError as exc:
+        raise UsageError(f"The {what} '{path}' cannot be read: {exc.strerror or exc}.") from exc
 
 
 def parse_json_object(text: str | bytes, source: str) -> dict[str, Any]:
