@@ -142,3 +142,29 @@ def test_other_uri_schemes_are_refused(settings: dict[str, Any], capsys: pytest.
     settings["output_dir"] = "s3:/bucket/asset/"
     code, err = run(settings, capsys)
     assert code == 2 and "must start with 's3://'" in err
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "exit_code"),
+    [
+        ("BadDigest", 400, 4),
+        ("SlowDown", 503, 4),
+        ("InternalError", 500, 4),
+        ("AccessDenied", 403, 2),
+        ("ExpiredToken", 400, 2),
+        ("PermanentRedirect", 301, 2),
+        ("PreconditionFailed", 412, 5),
+        ("ConditionalRequestConflict", 409, 5),
+    ],
+)
+def test_aws_error_codes_map_to_exit_codes(code: str, status: int, exit_code: int) -> None:
+    """Codes real S3 sends that moto does not (or not here): still exit 2, 4 or 5 as section 2 says."""
+    from botocore.exceptions import ClientError
+
+    from gather_job.aws import translated
+
+    response = {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    with pytest.raises(Exception) as caught, translated("writing", "s3://b/k"):
+        raise ClientError(response, "PutObject")  # type: ignore[arg-type]
+    assert getattr(caught.value, "exit_code", None) == exit_code
+    assert "s3://b/k" in str(caught.value)

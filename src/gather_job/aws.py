@@ -50,6 +50,8 @@ _TRANSIENT = {
     "ServiceUnavailable",
     "InternalError",
     "TooManyUpdates",
+    "BadDigest",  # S3 received other bytes than their checksum says: damaged on the way
+    "XAmzContentSHA256Mismatch",
 }
 
 
