@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from gather_job.cli import main
+from tests.aws_fixtures import aws, aws_env, moto_server  # noqa: F401  (fixtures)
 from tests.fake_service import FakeMetadataService, Route
 from tests.fixtures import assets
 
@@ -78,6 +79,19 @@ def base_settings(folder: Path, output: Path, service_url: str | None) -> dict[s
         settings["data_description_settings"]["investigators"] = assets.investigators()
     else:
         settings["metadata_service_url"] = service_url
+    return settings
+
+
+def pipeline_settings(folder: Path, output: Path, service_url: str) -> dict[str, Any]:
+    """Settings as the transfer pipeline rewrites them (DESIGN.md section 1): a naive wall-clock
+    start, modalities as {name, abbreviation} objects, the service URL, a staging output_dir."""
+    settings = base_settings(folder, output, service_url)
+    settings["acquisition_start_time"] = "2024-03-05T14:20:00"
+    settings["data_description_settings"]["modalities"] = [
+        {"name": "Behavior", "abbreviation": "behavior"},
+        {"name": "Behavior videos", "abbreviation": "behavior-videos"},
+        {"name": "Extracellular electrophysiology", "abbreviation": "ecephys"},
+    ]
     return settings
 
 

@@ -58,3 +58,11 @@ def test_importing_the_package_loads_no_model() -> None:
     code = "import sys, gather_job, gather_job.cli; print(any(m.startswith('aind_data_schema') for m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_local_run_never_imports_boto3() -> None:
+    """boto3 takes a while to import: only S3 or SSM work pays for it."""
+    modules = "gather_job.cli, gather_job.runner, gather_job.job_types, gather_job.s3_output, gather_job.s3_folder"
+    code = f"import sys, {modules}; print('boto3' in sys.modules or 'botocore' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -12,7 +12,7 @@ import pytest
 
 from gather_job import cli
 from gather_job.cli import main
-from tests.conftest import base_settings
+from tests.conftest import base_settings, pipeline_settings
 from tests.fake_service import FakeMetadataService
 
 
@@ -129,13 +129,7 @@ def _subprocess(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_pipelines_exact_call(asset, tmp_path: Path, service: FakeMetadataService) -> None:  # type: ignore[no-untyped-def]
-    settings = base_settings(asset(), tmp_path / "staging", service.url)
-    settings["acquisition_start_time"] = "2024-03-05T14:20:00"  # the pipeline sends naive wall-clock times
-    settings["data_description_settings"]["modalities"] = [
-        {"name": "Behavior", "abbreviation": "behavior"},
-        {"name": "Behavior videos", "abbreviation": "behavior-videos"},
-        {"name": "Extracellular electrophysiology", "abbreviation": "ecephys"},
-    ]
+    settings = pipeline_settings(asset(), tmp_path / "staging", service.url)
     done = _subprocess(["--job-settings", f" {json.dumps(settings)} "], tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "staging" / "data_description.json").exists()

@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from gather_job import __version__
-from gather_job.errors import GatherError, UsageError
+from gather_job.errors import GatherError
 
-COMMANDS = ("run", "check")
+COMMANDS = ("run", "check", "job-types")
 EXAMPLES = {
     "run": "gather-job run --settings-file job_settings.json\n"
     '  python -m gather_job --job-settings \'{"output_dir": "out", "subject_id": "123456", ...}\'',
     "check": "gather-job check path/to/asset/metadata --settings-file job_settings.json\n"
-    "  gather-job check path/to/asset/metadata --offline --json",
+    "  gather-job check s3://bucket/asset/ --offline --json",
+    "job-types": "gather-job job-types list --job-type-source ssm:/aind/job_types\n"
+    "  gather-job job-types show ecephys --job-type-source job_types.json --settings-file job_settings.json",
 }
 
 
@@ -68,6 +70,16 @@ def _add_settings_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subject-id", help="subject id (overrides the settings)")
     parser.add_argument("--instrument-id", help="instrument id to fetch from the service")
     parser.add_argument("--offline", action="store_true", default=None, help="do not call the metadata service")
+    parser.add_argument("--job-type", metavar="NAME", help="lay this job_type's presets under the settings")
+    _add_job_type_source(parser)
+
+
+def _add_job_type_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--job-type-source",
+        metavar="PATH|ssm:/PREFIX",
+        help="where job_types are kept: a JSON file or SSM Parameter Store (default: GATHER_JOB_TYPE_SOURCE)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gather-job {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for every error")
     parser.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format on stderr")
-    commands = parser.add_subparsers(dest="command", metavar="{run,check}")
+    commands = parser.add_subparsers(dest="command", metavar="{run,check,job-types}")
     run = commands.add_parser(
         "run",
         help="gather the asset and write it (the default command)",
@@ -110,6 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("dir", help="the asset's metadata folder")
     _add_settings_inputs(check)
     check.add_argument("--json", action="store_true", help="print the findings as JSON Lines on stdout")
+    job_types = commands.add_parser(
+        "job-types",
+        help="list the job_types an operator has stored, or show one merged with a settings file",
+        description="See the job_type presets (the gather_preliminary_metadata task's job_settings).",
+        epilog="example:\n  " + EXAMPLES["job-types"],
+        formatter_class=_Help,
+    )
+    verbs = job_types.add_subparsers(dest="verb", metavar="{list,show}", required=True)
+    listing = verbs.add_parser("list", help="every job_type and whether it has a gather task")
+    show = verbs.add_parser("show", help="a job_type's stored job_settings (and merged with --settings-file)")
+    show.add_argument("name", help="the job_type")
+    for verb in (listing, show):
+        _add_job_type_source(verb)
+        verb.add_argument("--settings-file", metavar="F", help="settings JSON (endpoint, region; show: merged in)")
     return parser
 
 
@@ -127,17 +153,9 @@ def _with_default_command(argv: Sequence[str]) -> list[str]:
 def _read_settings_file(path: str, stdin: Any) -> tuple[str, bytes]:
     if path == "-":
         return "settings from standard input", stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read()
-    name = f"settings file {path}"
-    try:
-        return name, Path(path).read_bytes()
-    except FileNotFoundError as exc:
-        raise UsageError(
-            f"The settings file '{path}' does not exist.", hint="Check the path given to --settings-file."
-        ) from exc
-    except IsADirectoryError as exc:
-        raise UsageError(f"--settings-file '{path}' is a folder, not a file.") from exc
-    except OSError as exc:
-        raise UsageError(f"The settings file '{path}' cannot be read: {exc.strerror or exc}.") from exc
+    from gather_job.sources import read_file
+
+    return f"settings file {path}", read_file(Path(path), "settings file", "Check the path given to --settings-file.")
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -150,6 +168,8 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "if_exists",
         "report",
         "offline",
+        "job_type",
+        "job_type_source",
     ):
         value = getattr(args, name, None)
         if value is not None:
@@ -161,17 +181,44 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
     return flags
 
 
+def _file_layer(args: argparse.Namespace, stdin: Any) -> Any:
+    from gather_job.sources import Layer, parse_json_object
+
+    if not args.settings_file:
+        return None
+    name, raw = _read_settings_file(args.settings_file, stdin)
+    return Layer(name, parse_json_object(raw, name))
+
+
 def _settings(args: argparse.Namespace, environ: Mapping[str, str], stdin: Any) -> tuple[Any, list[Any]]:
+    from gather_job import job_types
     from gather_job.sources import Layer, SettingsInput, compose_settings, parse_json_object
 
-    file_layer = inline_layer = None
-    if args.settings_file:
-        name, raw = _read_settings_file(args.settings_file, stdin)
-        file_layer = Layer(name, parse_json_object(raw, name))
+    inline_layer = None
     if args.job_settings is not None:
         inline_layer = Layer("--job-settings", parse_json_object(args.job_settings, "--job-settings JSON"))
-    given = SettingsInput(file=file_layer, inline=inline_layer, environ=environ, flags=_flags(args))
-    return compose_settings(given)
+    given = SettingsInput(file=_file_layer(args, stdin), inline=inline_layer, environ=environ, flags=_flags(args))
+    return compose_settings(given, presets=job_types.for_settings)
+
+
+def _job_types_command(args: argparse.Namespace, environ: Mapping[str, str], stdin: Any) -> int:
+    from gather_job import job_types
+    from gather_job.sources import SettingsInput, compose_settings
+
+    file_layer = _file_layer(args, stdin)
+    flags = {"job_type_source": args.job_type_source} if args.job_type_source else {}
+    settings, _ = compose_settings(SettingsInput(file=file_layer, environ=environ, flags=flags))
+    store = job_types.store_for(settings)
+    if args.verb == "list":
+        sys.stdout.write(job_types.describe(store))
+        return 0
+    preset = job_types.resolve(store, args.name)
+    merged = None
+    if file_layer is not None:
+        merged_settings, _ = compose_settings(SettingsInput(job_type=preset.layer(), file=file_layer))
+        merged = merged_settings.model_dump(mode="json", exclude_unset=True)
+    sys.stdout.write(job_types.show(preset, merged))
+    return 0
 
 
 def _setup_logging(environ: Mapping[str, str], fmt: str) -> None:
@@ -185,6 +232,8 @@ def _run_command(args: argparse.Namespace, environ: Mapping[str, str], stdin: An
     from gather_job.progress import Progress
     from gather_job.render import json_lines, summary
 
+    if args.command == "job-types":
+        return _job_types_command(args, environ, stdin)
     settings, notes = _settings(args, environ, stdin)
     progress = Progress(sys.stderr)
     try:

@@ -37,6 +37,10 @@ class LocalFolder:
     def label(self) -> str:
         return str(self.path)
 
+    def location(self, name: str) -> str:
+        """Where an entry really is, to tell whether an output would overwrite it."""
+        return str((self.path / name).resolve())
+
     def names(self) -> list[str]:
         try:
             return sorted(entry.name for entry in self.path.iterdir())

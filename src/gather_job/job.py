@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from gather_job import data_description, merge, models, parse, service_answers, validate
+from gather_job import data_description, merge, models, parse, s3uri, service_answers, validate
+from gather_job.aws import Clients
 from gather_job.data_description import Listing
+from gather_job.errors import UsageError
 from gather_job.findings import Finding, Findings, Severity
 from gather_job.folder import InputProblem, LocalFolder
 from gather_job.parse import Document
@@ -31,6 +33,8 @@ class Folder(Protocol):
 
     @property
     def label(self) -> str: ...
+
+    def location(self, name: str) -> str: ...
 
     def names(self) -> list[str]: ...
 
@@ -82,15 +86,22 @@ def make_service(settings: Settings, user_agent: str) -> MetadataService:
     )
 
 
-def open_folder(settings: Settings) -> Folder:
+def open_folder(settings: Settings, clients: Clients | None = None) -> Folder:
+    """The folder inputs are read from: metadata_dir, else output_dir; local or an S3 prefix."""
     source = settings.source_dir
     if source is None:
-        from gather_job.errors import UsageError
-
         raise UsageError(
             "No metadata_dir or output_dir is set, so there is no folder to read.", hint="Set metadata_dir."
         )
-    return LocalFolder(Path(source), missing_ok=settings.metadata_dir is None)
+    setting = "metadata_dir" if settings.metadata_dir else "output_dir"
+    missing_ok = settings.metadata_dir is None
+    uri = s3uri.location(source, setting)
+    if uri is None:
+        return LocalFolder(Path(source), missing_ok=missing_ok)
+    from gather_job.s3_folder import S3Folder
+
+    client = (clients or Clients(settings)).s3()
+    return S3Folder(uri, client, setting=setting, missing_ok=missing_ok)
 
 
 class _Run:

@@ -1,4 +1,4 @@
-"""What to write, serialised once, and writing it to a local folder atomically.
+"""What to write, serialised once, the `Target` a run writes to, and writing to a local folder atomically.
 
 A folder the job owns (absent, or holding only a previous gather's files) is replaced as a whole:
 the new files are written into a temporary folder beside it, which is then swapped in with one
@@ -18,7 +18,9 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from gather_job.errors import OutputRefused, UsageError
 from gather_job.models import CORE_FILES, file_name
@@ -62,6 +64,38 @@ def check_target(target: Path, policy: str) -> bool:
             hint="Use another output_dir, remove the old result, or set if_exists to overwrite or skip.",
         )
     return policy != "skip"
+
+
+class Target(Protocol):
+    """Where a run's files go: a local folder (`LocalTarget`) or an S3 prefix (`s3_output.S3Target`)."""
+
+    @property
+    def label(self) -> str: ...
+
+    def prepare(self) -> bool:
+        """Apply `if_exists` before the gather: False means skip; raises OutputRefused for `error`."""
+        ...
+
+    def write(self, files: Mapping[str, bytes], report: bytes, *, inputs: frozenset[str]) -> list[str]:
+        """Write the files, the report last; never rewrite an input (`Folder.location` strings)."""
+        ...
+
+
+@dataclass
+class LocalTarget:
+    path: Path
+    policy: str
+    hook: Hook | None = None
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+    def prepare(self) -> bool:
+        return check_target(self.path, self.policy)
+
+    def write(self, files: Mapping[str, bytes], report: bytes, *, inputs: frozenset[str]) -> list[str]:
+        return write_local(self.path, files, report, inputs=frozenset(Path(p) for p in inputs), hook=self.hook)
 
 
 def _owned(target: Path, inputs: frozenset[Path]) -> bool:

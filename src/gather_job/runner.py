@@ -1,5 +1,7 @@
 """`run` and `check`: one gather, then the decision, the writing and the report.
 
+The output is a `Target` (a local folder or an S3 prefix); the decision is the same for both.
+
 The exit code is decided here, once, from the collected findings: errors with raise_if_invalid
 give 3 and no core file; otherwise every gathered file is written and the run exits 0.
 """
@@ -10,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gather_job import __version__, models, output, report
+from gather_job import __version__, models, output, report, s3uri
+from gather_job.aws import Clients
 from gather_job.errors import UsageError
 from gather_job.findings import Finding
-from gather_job.folder import LocalFolder
 from gather_job.job import Folder, Result, gather, open_folder
 from gather_job.progress import Progress
 from gather_job.settings import Settings
@@ -63,10 +65,23 @@ def _report(command: str, status: str, code: int, result: Result, files: dict[st
     )
 
 
-def _inputs(folder: Folder, result: Result) -> frozenset[Path]:
-    if not isinstance(folder, LocalFolder):
-        return frozenset()
-    return frozenset((folder.path / name).resolve() for _, name in result.plan.inputs())
+def _inputs(folder: Folder, result: Result) -> frozenset[str]:
+    return frozenset(folder.location(name) for _, name in result.plan.inputs())
+
+
+def open_target(settings: Settings, clients: Clients, hook: output.Hook | None = None) -> output.Target:
+    """The output: a local folder, or an S3 prefix (boto3 is imported only then)."""
+    if not settings.output_dir:
+        raise UsageError(
+            "output_dir is not set in the settings.",
+            hint="Add output_dir (the folder the gathered files go to) to the settings, or pass --output-dir.",
+        )
+    uri = s3uri.location(settings.output_dir, "output_dir")
+    if uri is None:
+        return output.LocalTarget(Path(settings.output_dir), settings.if_exists, hook)
+    from gather_job.s3_output import S3Target
+
+    return S3Target(uri, clients.s3(), settings.if_exists, hook=hook)
 
 
 def _extra_report(settings: Settings, data: bytes) -> None:
@@ -88,35 +103,39 @@ def execute_run(
     hook: output.Hook | None = None,
     folder: Folder | None = None,
     progress: Progress | None = None,
+    clients: Clients | None = None,
 ) -> Outcome:
-    if not settings.output_dir:
-        raise UsageError(
-            "output_dir is not set in the settings.",
-            hint="Add output_dir (the folder the gathered files go to) to the settings, or pass --output-dir.",
-        )
-    target = Path(settings.output_dir)
-    if not output.check_target(target, settings.if_exists):
-        return Outcome(0, "skipped", None, str(target))
-    source = folder or open_folder(settings)
-    result = gather(settings, notes=notes, folder=source, user_agent=f"gather-job/{__version__}", progress=progress)
+    clients = clients or Clients(settings)
+    target = open_target(settings, clients, hook)
+    if not target.prepare():
+        return Outcome(0, "skipped", None, target.label)
+    source = folder or open_folder(settings, clients)
+    agent = f"gather-job/{__version__}"
+    result = gather(settings, notes=notes, folder=source, user_agent=agent, progress=progress)
     files = _documents_bytes(result)
     invalid = result.findings.has_errors and settings.raise_if_invalid
     code, status = (3, "invalid") if invalid else (0, "written")
     to_write = {} if invalid else files
     data = _report("run", status, code, result, to_write)
     encoded = report.dumps(data)
-    with progress_step(progress, f"writing {len(to_write) + 1} files to {target}"):
-        written = output.write_local(target, to_write, encoded, inputs=_inputs(source, result), hook=hook)
+    with progress_step(progress, f"writing {len(to_write) + 1} files to {target.label}"):
+        written = target.write(to_write, encoded, inputs=_inputs(source, result))
     _extra_report(settings, encoded)
-    return Outcome(code, status, result, str(target), written, data)
+    return Outcome(code, status, result, target.label, written, data)
 
 
 def execute_check(
-    settings: Settings, notes: list[Finding], *, folder: Folder | None = None, progress: Progress | None = None
+    settings: Settings,
+    notes: list[Finding],
+    *,
+    folder: Folder | None = None,
+    clients: Clients | None = None,
+    progress: Progress | None = None,
 ) -> Outcome:
     """The same gather as `run`, writing nothing: 0 when no error finding remains, else 3."""
+    source = folder or open_folder(settings, clients)
     agent = f"gather-job/{__version__}"
-    result = gather(settings, notes=notes, folder=folder, user_agent=agent, mode="check", progress=progress)
+    result = gather(settings, notes=notes, folder=source, user_agent=agent, mode="check", progress=progress)
     code = 3 if result.findings.has_errors else 0
     return Outcome(code, "checked", result, None, [], _report("check", "checked", code, result, {}))
 

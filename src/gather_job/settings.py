@@ -8,6 +8,7 @@ aind-data-schema-models is imported inside the validators that need it, never at
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -191,7 +192,51 @@ class Settings(_Section):
         default="overwrite",
         description="When the output already holds an asset: overwrite, skip (exit 0), error (exit 5).",
     )
-    report: str | None = Field(default=None, description="Where gather_report.json goes; default: inside output_dir.")
+    report: str | None = Field(
+        default=None, description="Also write gather_report.json to this local file (it is always in output_dir)."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3 endpoint, for S3-compatible stores and tests (e.g. http://127.0.0.1:5000); "
+        "default: boto3's (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS).",
+    )
+    ssm_endpoint_url: str | None = Field(
+        default=None,
+        description="SSM Parameter Store endpoint for job_type presets; "
+        "default: boto3's (AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL, else AWS).",
+    )
+    aws_region: str | None = Field(
+        default=None,
+        description="AWS region for S3 and SSM; default: boto3's (AWS_DEFAULT_REGION, the profile's region).",
+    )
+    aws_profile: str | None = Field(
+        default=None,
+        description="AWS profile (~/.aws/config) for S3 and SSM; default: AWS_PROFILE, else boto3's chain.",
+    )
+    job_type: str | None = Field(
+        default=None,
+        description="job_type whose gather_preliminary_metadata job_settings lie under these settings "
+        "(falls back to 'default'; 'custom' = no presets).",
+    )
+    job_type_source: str | None = Field(
+        default=None,
+        description="Where job_type presets are kept: a JSON file (one Task, or job_type -> Task) "
+        "or ssm:/PREFIX (Parameter Store, {PREFIX}/v2/{job_type}/tasks/{task}).",
+    )
+
+    @field_validator("s3_endpoint_url", "ssm_endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:5000)")
+        return value
+
+    @field_validator("report")
+    @classmethod
+    def _local_report(cls, value: str | None) -> str | None:
+        if value is not None and re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", value):
+            raise ValueError(f"{value!r} is not a local path; the report is always written into output_dir too")
+        return value
 
     @property
     def source_dir(self) -> str | None:

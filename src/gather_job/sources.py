@@ -4,6 +4,8 @@ Precedence, lowest to highest (DESIGN.md section 3):
 
     defaults < job_type job_settings < settings file < --job-settings JSON < GATHER_* environment < CLI flags
 
+The job_type layer is a stored preset (`job_types.py`), chosen by the layers above it.
+
 Nested objects merge key by key (pydantic-settings' deep update); lists and scalars are replaced
 whole. Only this module reads the environment, and only variables with the GATHER_ prefix.
 """
@@ -12,9 +14,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -99,6 +102,18 @@ class _LayeredSettings(BaseSettings, Settings):
             _EnvSource(settings_cls, given.environ),
             *(_DictSource(settings_cls, layer.data) for layer in dict_layers),
         )
+
+
+def read_file(path: Path, what: str, hint: str) -> bytes:
+    """A local file's bytes (a settings or job_type file), or a UsageError naming it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UsageError(f"The {what} '{path}' does not exist.", hint=hint) from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"The {what} '{path}' is a folder, not a file.", hint=hint) from exc
+    except OSError as exc:
+        raise UsageError(f"The {what} '{path}' cannot be read: {exc.strerror or exc}.") from exc
 
 
 def parse_json_object(text: str | bytes, source: str) -> dict[str, Any]:
@@ -204,8 +219,28 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"'{loc}' = {shown}: {message}" if error["type"] != "missing" else f"'{loc}' is required"
 
 
-def compose_settings(given: SettingsInput) -> tuple[Settings, list[Finding]]:
-    """Build the run's settings from all layers; raise UsageError naming the field and its source."""
+Presets = Callable[[Settings], "tuple[Layer, list[Finding]] | None"]
+
+
+def compose_settings(given: SettingsInput, presets: Presets | None = None) -> tuple[Settings, list[Finding]]:
+    """Build the run's settings from all layers; raise UsageError naming the field and its source.
+
+    `presets` (see `job_types.for_settings`) fills the job_type layer: it is called with the settings
+    composed without it, since `job_type`, `job_type_source` and the AWS settings that reach SSM come
+    from the higher layers; then everything is composed again with the preset at the bottom.
+    """
+    settings, notes = _compose(given)
+    if presets is None or given.job_type is not None:
+        return settings, notes
+    found = presets(settings)
+    if found is None:
+        return settings, notes
+    layer, preset_notes = found
+    settings, notes = _compose(replace(given, job_type=layer))
+    return settings, [*preset_notes, *notes]
+
+
+def _compose(given: SettingsInput) -> tuple[Settings, list[Finding]]:
     notes: list[Finding] = []
     checked = SettingsInput(
         job_type=_checked(given.job_type, notes),
