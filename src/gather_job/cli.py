@@ -222,9 +222,10 @@ def _job_types_command(args: argparse.Namespace, environ: Mapping[str, str], std
 
 
 def _setup_logging(environ: Mapping[str, str], fmt: str) -> None:
-    from gather_job.logs import configure
+    from gather_job.logs import SECRET_ENVIRONMENT, configure
 
-    configure(environ.get("LOG_LEVEL", "WARNING"), fmt)
+    secrets = [environ[name] for name in SECRET_ENVIRONMENT if environ.get(name)]
+    configure(environ.get("LOG_LEVEL", "WARNING"), fmt, secrets)
 
 
 def _run_command(args: argparse.Namespace, environ: Mapping[str, str], stdin: Any) -> int:
