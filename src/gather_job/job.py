@@ -368,8 +368,7 @@ def gather(
             run.plan()
             run.start_requests()
         with stage("import_models", "loading aind-data-schema's models"):
-            for kind in models.CORE_FILES:
-                models.model_class(kind)
+            models.import_all()
         with stage("read_and_validate", f"reading and validating {len(run.result.plan.inputs())} files"):
             run.read_files()
             run.merge_parts("acquisition")

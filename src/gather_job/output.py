@@ -9,14 +9,11 @@ gather_report.json last, and never has an input file rewritten.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import json
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +125,9 @@ _AT_FDCWD = -100
 
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two paths (Linux renameat2); False when the platform cannot."""
+    import ctypes
+    import ctypes.util
+
     name = ctypes.util.find_library("c")
     if not name:
         return False
@@ -188,7 +188,7 @@ def write_local(
 def _swap_in(target: Path, files: Mapping[str, bytes], report: bytes, pause: Hook) -> list[str]:
     prefix = f".{target.name}.gather-tmp-"
     _clean_stale(target.parent, prefix)
-    staging = target.parent / f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    staging = target.parent / f"{prefix}{os.getpid()}-{os.urandom(6).hex()}"
     staging.mkdir()
     try:
         for name, data in files.items():
@@ -201,7 +201,7 @@ def _swap_in(target: Path, files: Mapping[str, bytes], report: bytes, pause: Hoo
         elif _exchange(staging, target):
             shutil.rmtree(staging)  # now the previous result
         else:
-            old = target.parent / f"{prefix}{os.getpid()}-old-{uuid.uuid4().hex[:12]}"
+            old = target.parent / f"{prefix}{os.getpid()}-old-{os.urandom(6).hex()}"
             target.rename(old)
             staging.rename(target)
             shutil.rmtree(old)
@@ -226,7 +226,7 @@ def _replace_each(
         final = target / name
         if final.resolve() in inputs:
             continue  # an input file of this very folder: never rewritten
-        temporary = target / f".{name}.gather-tmp-{uuid.uuid4().hex[:12]}"
+        temporary = target / f".{name}.gather-tmp-{os.urandom(6).hex()}"
         try:
             _write_synced(temporary, data)
             pause(f"replace:{name}")

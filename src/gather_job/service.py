@@ -136,6 +136,7 @@ class MetadataService:
         self._own_session = session is None
         self.session = session or requests.Session()
         if self._own_session:
+            self.session.trust_env = False  # no proxies or .netrc from the environment: only the settings decide
             adapter = HTTPAdapter(pool_connections=2, pool_maxsize=8, max_retries=0)
             self.session.mount("http://", adapter)
             self.session.mount("https://", adapter)

@@ -7,7 +7,6 @@ aind-data-schema-models is imported inside the validators that need it, never at
 
 from __future__ import annotations
 
-import difflib
 import re
 from datetime import datetime
 from typing import Any, Literal
@@ -26,6 +25,8 @@ REFERENCE_ONLY_KEYS: dict[str, str] = {
 
 def did_you_mean(word: str, choices: list[str] | set[str]) -> str:
     """A ' (did you mean 'x'?)' suffix naming the closest one or two choices, or ''."""
+    import difflib
+
     close = difflib.get_close_matches(word, sorted(choices), n=2, cutoff=0.6)
     return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
