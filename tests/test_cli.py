@@ -32,7 +32,7 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "(default true)" in text and "exit codes" in text
 
 
-@pytest.mark.parametrize("command", ["run", "check"])
+@pytest.mark.parametrize("command", ["run", "check", "job-types"])
 def test_every_command_help_shows_an_example(capsys: pytest.CaptureFixture[str], command: str) -> None:
     assert main([command, "--help"]) == 0
     assert "example:" in capsys.readouterr().out

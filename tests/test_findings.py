@@ -283,3 +283,74 @@ def test_unknown_device_hint_names_where_the_close_names_live(gather, asset, ser
     found = finding(run, "gather.compat.unknown_active_device")
     assert found["location"] == f"data_streams[0].active_devices[{len(data['data_streams'][0]['active_devices']) - 1}]"
     assert "'Probe A' (procedures.json (service:" in found["hint"]
+
+
+def _edit(folder: Any, name: str, change: Any) -> None:
+    data = json.loads((folder / name).read_text())
+    change(data)
+    (folder / name).write_text(json.dumps(data))
+
+
+def test_unknown_connection_device(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    folder = asset()
+
+    def change(data: dict[str, Any]) -> None:
+        stream = data["data_streams"][0]
+        stream["active_devices"].append("Ghost Box")
+        stream["connections"][0]["target_device"] = "Ghost Box"
+
+    _edit(folder, "acquisition_a.json", change)
+    run = gather(folder, service_url=service.url)
+    found = finding(run, "gather.compat.unknown_connection_device")
+    assert found["location"] == "data_streams[0].connections[0].target_device" and "Add a device named" in found["hint"]
+
+
+def test_no_instrument_for_data_streams(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    folder = asset()
+    for name in ("instrument_a.json", "instrument_b.json"):
+        (folder / name).unlink()
+    run = gather(folder, service_url=service.url)
+    found = finding(run, "gather.compat.no_instrument")
+    assert run.code == 3 and found["location"] == "data_streams" and "instrument_id" in found["hint"]
+
+
+def test_no_exact_instrument_in_the_service(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    records = [{**assets.instrument_b().model_dump(mode="json"), "instrument_id": i} for i in ("CAM-1", "CAM-10")]
+    service.add("/api/v2/instrument/CAM", Route(400, records, {"X-Error-Message": "Models have not been validated."}))
+    run = gather(asset(), service_url=service.url, instrument_settings={"instrument_id": "CAM"})
+    found = finding(run, "gather.service.no_exact_instrument")
+    assert found["location"] == "instrument_settings.instrument_id" and "['CAM-1', 'CAM-10']" in found["message"]
+
+
+def test_offline_instrument_id_is_not_fetched(gather, asset) -> None:  # type: ignore[no-untyped-def]
+    run = gather(asset(with_subject=True, with_procedures=True), instrument_settings={"instrument_id": "CAM-1"})
+    found = finding(run, "gather.service.offline")
+    assert found["severity"] == "warning" and found["location"] == "instrument_settings.instrument_id"
+
+
+def test_no_investigators(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    service.add(f"/api/v2/investigators/{assets.PROJECT_NAME}", Route(404, {"detail": "Not found"}))
+    run = gather(asset(), service_url=service.url)
+    found = finding(run, "gather.data_description.no_investigators")
+    assert found["location"] == "investigators" and "404" in found["message"] and "investigators" in found["hint"]
+
+
+def test_a_name_nested_in_one_part_and_used_by_another(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    folder = asset()
+
+    def change(data: dict[str, Any]) -> None:
+        computer = next(c for c in data["components"] if c["name"] == "Ephys Computer")
+        data["components"].append({**computer, "name": "Face Camera Lens"})
+
+    _edit(folder, "instrument_a.json", change)
+    run = gather(folder, service_url=service.url)
+    found = finding(run, "gather.merge.duplicate_names")
+    assert found["severity"] == "warning" and found["value"] == ["Face Camera Lens"] and "unique" in found["hint"]
+
+
+def test_what_the_library_only_logs_becomes_a_finding(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    folder = asset()
+    _edit(folder, "instrument_a.json", lambda data: data["components"].append(dict(data["components"][-1])))
+    run = gather(folder, service_url=service.url)
+    found = finding(run, "gather.library.log")
+    assert "Duplicate component names" in found["message"] and found["files"] == ["instrument_a.json"]

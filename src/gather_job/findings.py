@@ -67,6 +67,13 @@ class Findings:
     """An ordered, de-duplicated collection of findings."""
 
     items: list[Finding] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set, repr=False, compare=False)
+
+    def _keep(self, finding: Finding) -> None:
+        key = json.dumps(finding.to_json(), sort_keys=True, default=str)  # values may be lists: not hashable
+        if key not in self._seen:
+            self._seen.add(key)
+            self.items.append(finding)
 
     def add(
         self,
@@ -80,8 +87,7 @@ class Findings:
         hint: str | None = None,
     ) -> Finding:
         found = Finding(id, severity, message, tuple(files), location, short_value(value), hint)
-        if found not in self.items:
-            self.items.append(found)
+        self._keep(found)
         return found
 
     def error(self, id: str, message: str, **kwargs: Any) -> Finding:
@@ -95,8 +101,7 @@ class Findings:
 
     def extend(self, other: Iterable[Finding]) -> None:
         for item in other:
-            if item not in self.items:
-                self.items.append(item)
+            self._keep(item)
 
     def __iter__(self) -> Iterator[Finding]:
         return iter(self.items)

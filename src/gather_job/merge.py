@@ -146,12 +146,16 @@ def _shared_devices(parts: Sequence[Part], findings: Findings) -> bool:
 
 def _shared_nested_names(parts: Sequence[Part], findings: Findings) -> None:
     """What the merged instrument's own duplicate-name check would log (it is not re-run, see trusted.py)."""
-    top = {device.name for _, model in parts for device in model.components}
+    top: dict[str, int] = {}
+    for _, model in parts:
+        for device in model.components:
+            top[device.name] = top.get(device.name, 0) + 1
     seen: dict[str, list[str]] = {}
     for label, model in parts:
         for name in set(model.get_component_names()) - {model.instrument_id}:
             seen.setdefault(name, []).append(label)
-    shared = sorted(name for name, labels in seen.items() if len(labels) > 1 and name not in top)
+    # names top-level in two parts are _shared_devices' (an error, or the allowed Harp clock)
+    shared = sorted(name for name, labels in seen.items() if len(labels) > 1 and top.get(name, 0) < 2)
     if shared:
         findings.warning(
             "gather.merge.duplicate_names",
