@@ -9,7 +9,7 @@ existing names and the file each of those lives in. Names are looked up in sets 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from gather_job.findings import Findings, Severity
@@ -81,44 +81,37 @@ def check_devices(
     severity = Severity.warning if procedures_unseen else Severity.error
     unseen = " seen here (procedures.json was not available: check again online)" if procedures_unseen else ""
     for label, part in acquisition_parts:
-        for i, stream in enumerate(part.data_streams):
-            if not isinstance(stream, DataStream):
-                continue  # an ExternalDataStream names no devices (the library's check crashes on it)
-            for j, device in enumerate(stream.active_devices):
-                if device not in anywhere:
-                    findings.add(
-                        "gather.compat.unknown_active_device",
-                        severity,
-                        f"active device {device!r} is in no instrument and no procedure{unseen}.",
-                        files=(label,),
-                        location=f"data_streams[{i}].active_devices[{j}]",
-                        value=device,
-                        hint=_suggest(device, anywhere, where_all),
-                    )
-            for j, connection in enumerate(stream.connections):
-                for end in ("source_device", "target_device"):
-                    device = getattr(connection, end)
-                    if device not in anywhere:
-                        findings.add(
-                            "gather.compat.unknown_connection_device",
-                            severity,
-                            f"connection {end} {device!r} is in no instrument and no procedure{unseen}.",
-                            files=(label,),
-                            location=f"data_streams[{i}].connections[{j}].{end}",
-                            value=device,
-                            hint=_suggest(device, anywhere, where_all),
-                        )
-        for i, epoch in enumerate(part.stimulus_epochs):
-            for j, device in enumerate(epoch.active_devices):
-                if device not in in_instrument:
-                    findings.error(
-                        "gather.compat.unknown_stimulus_device",
-                        f"stimulus device {device!r} is not a component of the instrument.",
-                        files=(label,),
-                        location=f"stimulus_epochs[{i}].active_devices[{j}]",
-                        value=device,
-                        hint=_suggest(device, in_instrument, f"{inst_label} (components)"),
-                    )
+        for kind, what, location, device in _named_devices(part, DataStream):
+            stimulus = kind == "unknown_stimulus_device"  # stimulus devices must be the instrument's own
+            known = in_instrument if stimulus else anywhere
+            if device in known:
+                continue
+            findings.add(
+                f"gather.compat.{kind}",
+                Severity.error if stimulus else severity,
+                f"{what} {device!r} is "
+                + ("not a component of the instrument." if stimulus else f"in no instrument and no procedure{unseen}."),
+                files=(label,),
+                location=location,
+                value=device,
+                hint=_suggest(device, known, f"{inst_label} (components)" if stimulus else where_all),
+            )
+
+
+def _named_devices(part: Any, data_stream: Any) -> Iterator[tuple[str, str, str, str]]:
+    """(finding kind, what names it, JSON location, device) for every device name an acquisition uses."""
+    for i, stream in enumerate(part.data_streams):
+        if not isinstance(stream, data_stream):
+            continue  # an ExternalDataStream names no devices (the library's check crashes on it)
+        for j, device in enumerate(stream.active_devices):
+            yield "unknown_active_device", "active device", f"data_streams[{i}].active_devices[{j}]", device
+        for j, connection in enumerate(stream.connections):
+            for end in ("source_device", "target_device"):
+                location = f"data_streams[{i}].connections[{j}].{end}"
+                yield "unknown_connection_device", f"connection {end}", location, getattr(connection, end)
+    for i, epoch in enumerate(part.stimulus_epochs):
+        for j, device in enumerate(epoch.active_devices):
+            yield "unknown_stimulus_device", "stimulus device", f"stimulus_epochs[{i}].active_devices[{j}]", device
 
 
 def _instrument_id_mismatch(
