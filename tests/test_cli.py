@@ -115,8 +115,8 @@ def test_the_environment_reaches_the_settings(asset, tmp_path: Path) -> None:  #
     assert (tmp_path / "env-out" / "instrument.json").exists()
 
 
-def _subprocess(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ["PATH"]}  # as `singularity exec --cleanenv` runs it
+def _subprocess(args: list[str], cwd: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ["PATH"], **extra_env}  # as `singularity exec --cleanenv` runs it
     return subprocess.run(
         [sys.executable, "-m", "gather_job", *args],
         cwd=cwd,
@@ -148,15 +148,8 @@ def test_subprocess_exit_codes(
 def test_log_format_json(asset, tmp_path: Path, service: FakeMetadataService) -> None:  # type: ignore[no-untyped-def]
     settings = base_settings(asset(), tmp_path / "out", "http://127.0.0.1:9")
     settings["service_retries"] = 1
-    env = {"PATH": os.environ["PATH"], "LOG_LEVEL": "WARNING"}
-    done = subprocess.run(
-        [sys.executable, "-m", "gather_job", "--log-format", "json", "run", "--job-settings", json.dumps(settings)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = _subprocess(
+        ["--log-format", "json", "run", "--job-settings", json.dumps(settings)], tmp_path, LOG_LEVEL="WARNING"
     )
     assert done.returncode == 4
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
