@@ -22,7 +22,7 @@ import argparse
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,8 +37,8 @@ MODALITIES = ["behavior", "behavior-videos", "ecephys", "slap2"]
 PACIFIC = ZoneInfo("America/Los_Angeles")
 START = datetime(2023, 4, 25, 2, 35, tzinfo=PACIFIC)
 END = datetime(2023, 4, 25, 3, 16, tzinfo=PACIFIC)
-SLAP2_START = datetime(2023, 4, 25, 9, 45, tzinfo=timezone.utc)  # 02:45 Pacific: fuses with an ephys stream
-SLAP2_END = datetime(2023, 4, 25, 10, 15, tzinfo=timezone.utc)
+SLAP2_START = datetime(2023, 4, 25, 9, 45, tzinfo=UTC)  # 02:45 Pacific: fuses with an ephys stream
+SLAP2_END = datetime(2023, 4, 25, 10, 15, tzinfo=UTC)
 SERVICE_PATHS = {
     "subject": f"/api/v2/subject/{SUBJECT_ID}",
     "procedures": f"/api/v2/procedures/{SUBJECT_ID}",
@@ -228,7 +228,7 @@ def _calibrations(c: int) -> list[Any]:
     from aind_data_schema.components.measurements import Calibration
     from aind_data_schema_models.units import PowerUnit
 
-    when = datetime(2023, 4, 2, 10, 22, 13, tzinfo=timezone.utc)
+    when = datetime(2023, 4, 2, 10, 22, 13, tzinfo=UTC)
     return [
         Calibration(
             calibration_date=when,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gather_job.cli import main
-from tests.aws_fixtures import aws, aws_env, moto_server  # noqa: F401  (fixtures)
+from tests.aws_fixtures import aws, aws_env, iam_like_aws, moto_server  # noqa: F401  (fixtures)
 from tests.fake_service import FakeMetadataService, Route
 from tests.fixtures import assets
 

@@ -16,7 +16,18 @@ from tests.conftest import base_settings, snapshot
 from tests.reliability import record
 
 CASES = corpus.all_cases()
-SAMPLE = CASES  # all of them: about 20 s on 2 cores
+
+
+def _params() -> list[object]:
+    """Every case; all but the first of each category are `slow` (the inner loop keeps one of each)."""
+    seen: set[str] = set()
+    params: list[object] = []
+    for case in CASES:
+        category = corpus.category(case)
+        marks = [pytest.mark.slow] if category in seen else []
+        seen.add(category)
+        params.append(pytest.param(case, id=case.name, marks=marks))
+    return params
 
 
 def test_the_corpus_is_large_and_varied() -> None:
@@ -55,7 +66,7 @@ def _run(
     return code, err, output
 
 
-@pytest.mark.parametrize("case", SAMPLE, ids=[c.name for c in SAMPLE])
+@pytest.mark.parametrize("case", _params())
 def test_broken_input(case: corpus.Case, template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err, output = _run(case, template, tmp_path, capsys)
     expected = 2 if case.kind == "settings" else 3

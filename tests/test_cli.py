@@ -128,6 +128,7 @@ def _subprocess(args: list[str], cwd: Path, **extra_env: str) -> subprocess.Comp
     )
 
 
+@pytest.mark.slow
 def test_the_pipelines_exact_call(asset, tmp_path: Path, service: FakeMetadataService) -> None:  # type: ignore[no-untyped-def]
     settings = pipeline_settings(asset(), tmp_path / "staging", service.url)
     done = _subprocess(["--job-settings", f" {json.dumps(settings)} "], tmp_path)
@@ -135,6 +136,7 @@ def test_the_pipelines_exact_call(asset, tmp_path: Path, service: FakeMetadataSe
     assert (tmp_path / "staging" / "data_description.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("settings_patch", "code"), [({"subject_id": "1"}, 3), ({"bogus": 1}, 2)])
 def test_subprocess_exit_codes(
     asset, tmp_path: Path, service: FakeMetadataService, settings_patch: dict[str, object], code: int
@@ -145,6 +147,7 @@ def test_subprocess_exit_codes(
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_log_format_json(asset, tmp_path: Path, service: FakeMetadataService) -> None:  # type: ignore[no-untyped-def]
     settings = base_settings(asset(), tmp_path / "out", "http://127.0.0.1:9")
     settings["service_retries"] = 1

@@ -57,12 +57,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
+@pytest.mark.slow
 def test_the_lock_pins_exactly_what_the_wheel_needs(installed: Path) -> None:
     frozen = _run([installed, "-m", "pip", "freeze", "--exclude", "gather-job"]).stdout
     assert _pins(frozen) == _pins(LOCK.read_text()), "requirements.lock is stale: regenerate it (see its header)"
     _run([installed, "-m", "pip", "check"])
 
 
+@pytest.mark.slow
 def test_the_pipelines_call_in_a_clean_environment(
     installed: Path, asset: Any, service: FakeMetadataService, tmp_path: Path
 ) -> None:

@@ -87,6 +87,7 @@ def _kill_at_pause(settings: str, cwd: Path, index: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shared", [False, True], ids=["own-folder", "metadata-folder"])
 def test_sigkill_at_every_write_step(asset, tmp_path: Path, shared: bool) -> None:  # type: ignore[no-untyped-def]
     folder = asset(with_subject=True, with_procedures=True)

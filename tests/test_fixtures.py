@@ -282,6 +282,7 @@ def test_malformed_json(tmp_path: Path) -> None:
         json.loads(text)
 
 
+@pytest.mark.slow
 def test_example_asset_is_current() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "build_example.py"), "--check"],

@@ -44,6 +44,7 @@ def test_retries_are_bounded_by_the_count(gather, asset, service: FakeMetadataSe
     assert "after 3 attempts" in run.err and not run.output.exists()
 
 
+@pytest.mark.slow
 def test_retry_after_is_honoured(gather, asset, service: FakeMetadataService) -> None:  # type: ignore[no-untyped-def]
     service.inject(SUBJECT, Fault("status", times=1, status=503, headers={"Retry-After": "1"}))
     started = time.monotonic()
@@ -55,6 +56,7 @@ def test_retry_after_is_honoured(gather, asset, service: FakeMetadataService) ->
     assert times[1] - times[0] >= 0.95
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["hang", "slow_body"])
 def test_hung_or_trickling_service_fails_within_the_bound(
     gather, asset, service: FakeMetadataService, kind: str
@@ -126,6 +128,7 @@ def test_secrets_never_reach_stderr_or_the_report(gather, asset, service: FakeMe
     assert ok
 
 
+@pytest.mark.slow
 def test_eight_jobs_at_once(asset, tmp_path: Path, service: FakeMetadataService) -> None:  # type: ignore[no-untyped-def]
     service.set_latency(0.2)
     procs = []

@@ -54,6 +54,7 @@ def test_unknown_credentials_are_exit_2(
     assert f"s3://gather-test/{PREFIX}" in err and "AWS_ACCESS_KEY_ID" in err
 
 
+@pytest.mark.usefixtures("iam_like_aws")
 def test_access_denied_names_the_key_and_the_permission(
     aws: Aws, aws_env: Any, settings: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -100,30 +101,33 @@ def test_an_invalid_endpoint_setting_is_exit_2(settings: dict[str, Any], capsys:
     assert code == 2 and "s3_endpoint_url" in err and "http://" in err
 
 
+FORM = "s3://bucket/prefix/"
+
+
 @pytest.mark.parametrize(
-    ("value", "problem"),
+    ("value", "problem", "fix"),
     [
-        ("s3:/bucket/asset/", "must start with 's3://'"),
-        ("s3:bucket", "must start with 's3://'"),
-        ("S3://bucket/asset/", "lower-case"),
-        ("s3://", "names no bucket"),
-        ("s3:///asset/", "names no bucket"),
-        ("s3://My_Bucket/asset/", "'My_Bucket' is not a valid bucket name"),
-        ("s3://ab/asset/", "'ab' is not a valid bucket name"),
-        ("s3://bucket..name/x/", "not a valid bucket name"),
-        ("s3://192.168.1.1/x/", "IP address"),
-        ("s3://bucket//asset/", "empty path segment"),
-        ("s3://bucket/a/../b/", "'..' segment"),
-        ("s3://bucket/a\nb/", "control character"),
-        ("s3://bucket/" + "a" * 1000 + "/", "longer than"),
+        ("s3:/bucket/asset/", "must start with 's3://'", FORM),
+        ("s3:bucket", "must start with 's3://'", FORM),
+        ("S3://bucket/asset/", "lower-case", FORM),
+        ("s3://", "names no bucket", FORM),
+        ("s3:///asset/", "names no bucket", FORM),
+        ("s3://My_Bucket/asset/", "'My_Bucket' is not a valid bucket name", "lower-case letters"),
+        ("s3://ab/asset/", "'ab' is not a valid bucket name", "3-63 characters"),
+        ("s3://bucket..name/x/", "not a valid bucket name", FORM),
+        ("s3://192.168.1.1/x/", "IP address", FORM),
+        ("s3://bucket//asset/", "empty path segment", "Remove the doubled slash"),
+        ("s3://bucket/a/../b/", "'..' segment", "Name the prefix directly"),
+        ("s3://bucket/a\nb/", "control character", FORM),
+        ("s3://bucket/" + "a" * 1000 + "/", "longer than", "shorter prefix"),
     ],
 )
-def test_invalid_s3_uris_name_the_uri_and_the_form(value: str, problem: str) -> None:
+def test_invalid_s3_uris_name_the_uri_and_the_fix(value: str, problem: str, fix: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse(value, "output_dir")
     assert caught.value.exit_code == 2
     assert problem in caught.value.message and repr(value)[1:-1] in repr(caught.value.message)
-    assert "s3://bucket/prefix/" in (caught.value.hint or "") or caught.value.hint
+    assert fix in (caught.value.hint or "")
 
 
 def test_uris_are_normalised_to_a_prefix() -> None:

@@ -39,6 +39,7 @@ def folder(asset: Any) -> Path:
     return asset(with_subject=True, with_procedures=True)  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_a_connection_dropped_mid_upload_is_retried(aws: Aws, aws_env: Any, folder: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     bucket = aws.bucket()
     port = int(aws.url.rsplit(":", 1)[1])
@@ -49,6 +50,7 @@ def test_a_connection_dropped_mid_upload_is_retried(aws: Aws, aws_env: Any, fold
     assert ok, err
 
 
+@pytest.mark.slow
 def test_uploads_that_keep_dropping_leave_no_report_and_a_rerun_completes(
     aws: Aws, aws_env: Any, folder: Path, capsys
 ) -> None:  # type: ignore[no-untyped-def]
@@ -93,6 +95,7 @@ def test_a_missing_bucket_and_denied_access(aws: Aws, aws_env: Any, folder: Path
     assert ok, err
 
 
+@pytest.mark.slow
 def test_two_processes_race_for_one_prefix(aws: Aws, aws_env: Any, folder: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bucket = aws.bucket()
     uri = f"s3://{bucket}/{PREFIX}"

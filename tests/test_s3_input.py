@@ -122,6 +122,7 @@ def test_entries_that_cannot_be_read_become_findings(aws: Aws) -> None:
         folder.read("small.json")
 
 
+@pytest.mark.usefixtures("iam_like_aws")
 def test_an_object_the_job_may_not_read_is_a_finding_not_a_crash(
     aws: Aws, aws_env: Any, uploaded: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -70,6 +70,7 @@ def test_gives_up_after_the_retries_with_a_service_error(fake: FakeMetadataServi
     assert fake.count("/api/v2/subject/1") == 4
 
 
+@pytest.mark.slow
 def test_retry_after_is_honoured(fake: FakeMetadataService) -> None:
     fake.add("/api/v2/subject/1", Route(200, {}))
     fake.inject("/api/v2/subject/1", Fault("status", times=1, status=503, headers={"Retry-After": "1"}))
@@ -85,6 +86,7 @@ def test_connection_refused_fails_fast() -> None:
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow
 def test_a_hung_service_times_out_within_the_total_bound(fake: FakeMetadataService) -> None:
     fake.inject("/api/v2/subject/1", Fault("hang", times=10, seconds=30))
     policy = RetryPolicy(retries=5, backoff_s=0.01, total_s=1.5)
@@ -94,6 +96,7 @@ def test_a_hung_service_times_out_within_the_total_bound(fake: FakeMetadataServi
     assert time.monotonic() - started < 3
 
 
+@pytest.mark.slow
 def test_a_trickling_body_meets_the_deadline(fake: FakeMetadataService) -> None:
     fake.add("/api/v2/subject/1", Route(200, {"padding": "x" * 200}))
     fake.inject("/api/v2/subject/1", Fault("slow_body", times=10, seconds=0.05))
@@ -146,6 +149,7 @@ def test_quote_part_never_leaves_the_segment(value: str) -> None:
     assert encoded not in (".", "..")
 
 
+@pytest.mark.slow
 def test_requests_run_concurrently_on_a_pooled_session(fake: FakeMetadataService) -> None:
     for kind in ENDPOINTS:
         fake.add(f"{ENDPOINTS[kind]}/k", Route(200, {}))

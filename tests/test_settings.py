@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -54,7 +54,7 @@ def test_aware_times_keep_their_offset() -> None:
     settings = compose(file=Layer("f", {"acquisition_start_time": "2023-04-25T02:35:00-07:00"}))
     assert settings.acquisition_start_time.utcoffset() == timedelta(hours=-7)
     settings = compose(file=Layer("f", {"acquisition_start_time": "2023-04-25T09:35:00Z"}))
-    assert settings.acquisition_start_time.tzinfo == timezone.utc
+    assert settings.acquisition_start_time.tzinfo == UTC
 
 
 def test_precedence_of_every_source_is_pinned() -> None:

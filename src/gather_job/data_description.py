@@ -9,7 +9,7 @@ instead of pydantic's bare "list too short".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -48,13 +48,13 @@ def aware_start(start: datetime, findings: Findings) -> datetime:
     findings.warning(
         "gather.time.naive_start",
         f"acquisition_start_time {start.isoformat()} has no UTC offset and no acquisition.json gives one; "
-        f"creation_time is written as {start.replace(tzinfo=timezone.utc).isoformat()} "
+        f"creation_time is written as {start.replace(tzinfo=UTC).isoformat()} "
         "(the name keeps the wall-clock).",
         location="acquisition_start_time",
         value=start.isoformat(),
         hint="Add the rig's offset to the setting, e.g. 2023-04-03T18:17:07-07:00.",
     )
-    return start.replace(tzinfo=timezone.utc)
+    return start.replace(tzinfo=UTC)
 
 
 def build(

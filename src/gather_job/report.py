@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from gather_job.findings import Findings, Severity
@@ -49,7 +49,7 @@ def build_report(
         "command": command,
         "status": status,
         "exit_code": exit_code,
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "summary": {s.value: findings.count(s) for s in Severity},
         "settings": redact(settings),
         "sources": dict(sources),
