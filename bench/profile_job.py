@@ -2,8 +2,8 @@
 
     python bench/profile_job.py --scale 100 [--latency 0] [--cprofile OUT.prof] [--top 30]
 
-Nothing in src/ is changed: the job's own module functions (parse.validate, merge.merge,
-validate.check_*, output.serialize, ...) and aind-data-schema's entry points (model_validate*,
+Nothing in src/ is changed: the job's own module functions (load.validate, merge.merge,
+cross_checks.check_*, target.serialize, ...) and aind-data-schema's entry points (model_validate*,
 constructors, the recursive validators) are wrapped from outside, so each is timed and counted.
 The numbers are inclusive (a stage that calls another includes it), and the wrappers cost a few
 microseconds per call. With --cprofile the run is also profiled (cProfile slows pure-Python code
@@ -58,20 +58,22 @@ def _patch(owner: Any, name: str, key: str | Callable[..., str]) -> None:
 
 def instrument_job() -> None:
     """Wrap the job's stages and the library's entry points (after the models are imported)."""
-    from gather_job import cli, data_description, merge, output, parse, report, runner, validate
+    from gather_job import cli, commands, report
+    from gather_job.pipeline import cross_checks, data_description, load, merge
+    from gather_job.storage import target
 
-    _patch(parse, "decode_json", lambda label, raw, findings: f"job: decode_json {label}")
-    _patch(parse, "validate", lambda kind, label, data, findings: f"job: parse.validate {label}")
+    _patch(load, "decode_json", lambda label, raw, findings: f"job: decode_json {label}")
+    _patch(load, "validate", lambda kind, label, data, findings: f"job: load.validate {label}")
     _patch(merge, "merge", lambda kind, docs, findings: f"job: merge.merge {kind}")
     for name in ("check_devices", "check_metadata", "check_subject_ids", "check_start_time", "check_modalities"):
-        _patch(validate, name, f"job: validate.{name}")
+        _patch(cross_checks, name, f"job: cross_checks.{name}")
     _patch(data_description, "build", "job: data_description.build")
-    _patch(output, "serialize", lambda doc: f"job: output.serialize {doc.kind}")
-    _patch(output, "checksums", "job: output.checksums")
-    _patch(output, "write_local", "job: output.write_local")
+    _patch(target, "serialize", lambda doc: f"job: target.serialize {doc.kind}")
+    _patch(target, "checksums", "job: target.checksums")
+    _patch(target, "write_local", "job: target.write_local")
     _patch(report, "build_report", "job: report.build_report")
     _patch(report, "dumps", "job: report.dumps")
-    _patch(runner, "_report", "job: runner._report (settings dump, sources, findings)")
+    _patch(commands, "_report", "job: commands._report (settings dump, sources, findings)")
     _patch(cli, "_summary", "job: cli._summary (stderr rendering)")
 
     import aind_data_schema.base as base
@@ -156,11 +158,11 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    from gather_job import models
+    from gather_job import schema
 
-    for kind in models.CORE_FILES:  # the import the job itself does first; timed here on its own
-        models.model_class(kind)
-    models.metadata_class()
+    for kind in schema.CORE_FILES:  # the import the job itself does first; timed here on its own
+        schema.model_class(kind)
+    schema.metadata_class()
     imported = time.perf_counter() - started
     instrument_job()
     profile = cProfile.Profile() if args.cprofile else None

@@ -7,7 +7,7 @@ Run from the repository root with the project's venv (`pip install -e '.[test,be
 1. builds the scenario at each size with aind-data-schema's models (bench/scenarios.py; cached in
    bench/.work/assets/, rebuilt when the builder or the schema version changes);
 2. installs the reference (aind-metadata-mapper 1.4.0 from PyPI) into bench/.work/ref-venv if absent;
-3. starts a fake metadata service on 127.0.0.1 (tests/fake_service.py) per latency, answering
+3. starts a fake metadata service on 127.0.0.1 (tests/support/fake_service.py) per latency, answering
    subject, procedures, funding, investigators and the reference's two enrichment endpoints;
 4. runs the reference, gather-job and the floor (bench/floor.py) as child processes, interleaved
    (ref, ours, floor, ref, ours, floor, ...), each run on a fresh copy / fresh output folder, and
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import scenarios  # noqa: E402
-from tests.fake_service import FakeMetadataService, Route  # noqa: E402
+from tests.support.fake_service import FakeMetadataService, Route  # noqa: E402
 
 WORK = ROOT / "bench" / ".work"
 RESULTS = ROOT / "bench" / "results"

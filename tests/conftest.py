@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from gather_job.cli import main
-from tests.aws_fixtures import aws, aws_env, iam_like_aws, moto_server  # noqa: F401  (fixtures)
-from tests.fake_service import FakeMetadataService, Route
 from tests.fixtures import assets
+from tests.support.aws_fixtures import aws, aws_env, iam_like_aws, moto_server  # noqa: F401  (fixtures)
+from tests.support.fake_service import FakeMetadataService, Route
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     import os
     from datetime import date
 
-    from tests import reliability
+    from tests.support import reliability
 
     target = os.environ.get("GATHER_RELIABILITY_REPORT")
     if not target or not reliability.OUTCOMES:

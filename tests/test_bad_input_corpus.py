@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from gather_job.cli import main
-from tests import corpus
 from tests.conftest import base_settings, snapshot
-from tests.reliability import record
+from tests.support import corpus
+from tests.support.reliability import record
 
 CASES = corpus.all_cases()
 

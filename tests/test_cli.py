@@ -13,7 +13,7 @@ import pytest
 from gather_job import cli
 from gather_job.cli import main
 from tests.conftest import base_settings, pipeline_settings
-from tests.fake_service import FakeMetadataService
+from tests.support.fake_service import FakeMetadataService
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -81,7 +81,7 @@ def test_exit_1_is_a_bug_with_a_traceback(monkeypatch: pytest.MonkeyPatch, capsy
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "_run_command", broken)
+    monkeypatch.setattr(cli, "_dispatch", broken)
     assert main(["run", "--job-settings", "{}"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "bug in gather-job" in err

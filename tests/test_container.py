@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import pipeline_settings
-from tests.fake_service import FakeMetadataService
 from tests.fixtures import assets
+from tests.support.fake_service import FakeMetadataService
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements.lock"

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import base_settings
-from tests.reliability import record
+from tests.support import launcher
+from tests.support.reliability import record
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -27,9 +28,9 @@ def _settings(folder: Path, output: Path, summary: str) -> str:
 
 
 def _start(settings: str, cwd: Path, pause: float) -> subprocess.Popen[str]:
-    env = {"PATH": os.environ["PATH"], "GATHER_TEST_PAUSE_S": str(pause)}
+    env = {"PATH": os.environ["PATH"]}
     return subprocess.Popen(
-        [sys.executable, "-m", "gather_job", "run", "--job-settings", settings],
+        launcher.command(pause, "run", "--job-settings", settings),
         cwd=cwd,
         env=env,
         stderr=subprocess.PIPE,

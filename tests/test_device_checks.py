@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from gather_job.compat import check_devices
 from gather_job.findings import Findings
+from gather_job.pipeline.devices import check_devices
 from tests.fixtures import assets
 
 VARIANTS = [

@@ -1,4 +1,4 @@
-"""Proves tests/fake_service.py behaves as documented, using only http.client and urllib."""
+"""Proves tests/support/fake_service.py behaves as documented, using only http.client and urllib."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.fake_service import FakeMetadataService, Fault, Route
+from tests.support.fake_service import FakeMetadataService, Fault, Route
 
 FUNDING = "/api/v2/funding/Test project"
 SUBJECT = "/api/v2/subject/123456"

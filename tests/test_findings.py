@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.fake_service import FakeMetadataService, Route
 from tests.fixtures import assets
+from tests.support.fake_service import FakeMetadataService, Route
 
 # variant -> (finding id, file it names, location, text the hint must contain)
 BROKEN: dict[str, tuple[str, str, str | None, str]] = {
@@ -206,7 +206,7 @@ def test_metadata_level_checks_are_findings(gather, asset, service) -> None:  # 
 
 def _load(kind: str, data: object) -> list[Any]:
     from gather_job.findings import Findings
-    from gather_job.parse import load
+    from gather_job.pipeline.load import load
 
     findings = Findings()
     load(kind, f"{kind}.json", json.dumps(data).encode(), findings)
@@ -241,7 +241,7 @@ def test_a_missing_field_and_an_extra_field() -> None:
 
 def test_invalid_json_is_located() -> None:
     from gather_job.findings import Findings
-    from gather_job.parse import load
+    from gather_job.pipeline.load import load
 
     findings = Findings()
     load("subject", "subject.json", b'{\n  "subject_id": "1",\n  "sex" "Male"\n}', findings)

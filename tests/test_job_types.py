@@ -11,11 +11,11 @@ import pytest
 from gather_job.aws import Clients
 from gather_job.cli import main
 from gather_job.errors import UsageError
-from gather_job.job_types import for_settings
-from gather_job.sources import Layer, SettingsInput, compose_settings
-from tests.aws_fixtures import REGION, Aws
+from gather_job.settings.job_types import for_settings
+from gather_job.settings.layers import Layer, SettingsInput, compose_settings
 from tests.conftest import base_settings
 from tests.fixtures import assets
+from tests.support.aws_fixtures import REGION, Aws
 
 SOURCE = "ssm:/aind/job_types"
 GATHER = "/aind/job_types/v2/{}/tasks/gather_preliminary_metadata"
@@ -268,6 +268,6 @@ def test_job_types_list_and_show(stored: Aws, aws_env: Any, tmp_path: Path, caps
 
 def test_presets_never_set_the_job_type_itself() -> None:
     with pytest.raises(UsageError, match="only a run can choose"):
-        from gather_job.job_types import job_settings
+        from gather_job.settings.job_types import job_settings
 
         job_settings({"job_settings": {"job_type_source": "x"}}, "somewhere")

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from gather_job import models, parse
+from gather_job import schema
+from gather_job.pipeline import load
 
 LIGHT = (
     "import sys; from gather_job.cli import main; main([{arg!r}]); "
@@ -26,15 +27,15 @@ def test_light_commands_import_no_model(arg: str) -> None:
 def test_each_input_is_decoded_and_validated_exactly_once(gather, asset, service, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     decoded: Counter[str] = Counter()
     validated: Counter[str] = Counter()
-    original_decode = parse.decode_json
+    original_decode = load.decode_json
 
     def counting_decode(label: str, raw: bytes, findings: Any) -> Any:
         decoded[label] += 1
         return original_decode(label, raw, findings)
 
-    monkeypatch.setattr(parse, "decode_json", counting_decode)
-    for kind in models.CORE_FILES:
-        cls = models.model_class(kind)
+    monkeypatch.setattr(load, "decode_json", counting_decode)
+    for kind in schema.CORE_FILES:
+        cls = schema.model_class(kind)
         for method in ("model_validate", "model_validate_json"):
             original = getattr(cls, method)
 

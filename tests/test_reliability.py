@@ -1,6 +1,6 @@
 """Faults survived and bad input refused, through the whole job (DESIGN.md sections 2, 8, 10).
 
-Each test records its outcome for docs/reliability.md (see tests/reliability.py).
+Each test records its outcome for docs/reliability.md (see tests/support/reliability.py).
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from gather_job.settings import Settings
+from gather_job.settings.model import JobSettings
 from tests.conftest import base_settings
-from tests.fake_service import FakeMetadataService, Fault, Route
 from tests.fixtures import assets
-from tests.reliability import record
+from tests.support.fake_service import FakeMetadataService, Fault, Route
+from tests.support.reliability import record
 
 SUBJECT = f"/api/v2/subject/{assets.SUBJECT_ID}"
 
 
 def test_default_total_time_is_under_two_minutes() -> None:
-    assert Settings().service_total_timeout_s < 120
+    assert JobSettings().service_total_timeout_s < 120
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gather_job.resolve import plan_files
-from tests.fake_service import FakeMetadataService
+from gather_job.pipeline.plan import plan_files
 from tests.fixtures import assets
+from tests.support.fake_service import FakeMetadataService
 
 
 def test_plan_is_sorted_and_exact_files_win() -> None:
@@ -78,7 +78,7 @@ def test_instrument_from_the_service_is_merged_with_the_folder_parts(gather, ass
 
 def test_the_service_instrument_record_is_the_newest_with_the_exact_id(service: FakeMetadataService) -> None:
     from gather_job.findings import Findings
-    from gather_job.service_answers import instrument_record
+    from gather_job.pipeline.service_answers import instrument_record
     from tests.test_service import client
 
     answer = client(service.url).get("instrument", assets.INSTRUMENT_B_ID)

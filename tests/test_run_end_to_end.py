@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from tests.conftest import Run, tree_hash
-from tests.fake_service import FakeMetadataService
 from tests.fixtures import assets
+from tests.support.fake_service import FakeMetadataService
 
 CORE = ["acquisition.json", "data_description.json", "instrument.json", "procedures.json", "subject.json"]
 

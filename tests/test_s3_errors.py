@@ -10,9 +10,9 @@ import pytest
 
 from gather_job.cli import main
 from gather_job.errors import UsageError
-from gather_job.s3uri import location, parse
-from tests.aws_fixtures import REGION, Aws
+from gather_job.storage.s3uri import location, parse
 from tests.conftest import base_settings
+from tests.support.aws_fixtures import REGION, Aws
 
 PREFIX = "asset/"
 

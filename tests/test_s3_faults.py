@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gather_job.cli import main
-from tests.aws_fixtures import Aws
 from tests.conftest import base_settings
-from tests.reliability import record
-from tests.tcp_proxy import CuttingProxy
+from tests.support import launcher
+from tests.support.aws_fixtures import Aws
+from tests.support.reliability import record
+from tests.support.tcp_proxy import CuttingProxy
 
 PREFIX = "123456_2024-03-05_14-20-00/"
 CORE = ["acquisition.json", "data_description.json", "instrument.json", "procedures.json", "subject.json"]
@@ -101,7 +101,6 @@ def test_two_processes_race_for_one_prefix(aws: Aws, aws_env: Any, folder: Path,
     uri = f"s3://{bucket}/{PREFIX}"
     env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")} | {
         "PATH": os.environ["PATH"],
-        "GATHER_TEST_PAUSE_S": "0.2",
     }
     procs = []
     for label in ("one", "two"):
@@ -109,7 +108,7 @@ def test_two_processes_race_for_one_prefix(aws: Aws, aws_env: Any, folder: Path,
         data["data_description_settings"]["data_summary"] = label
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "gather_job", "--job-settings", json.dumps(data)],
+                launcher.command(0.2, "--job-settings", json.dumps(data)),
                 env=env,
                 cwd=tmp_path,
                 stdout=subprocess.DEVNULL,

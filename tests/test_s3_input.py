@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from gather_job.cli import main
-from gather_job.folder import InputProblem
-from gather_job.s3_folder import S3Folder
-from gather_job.s3uri import parse
-from tests.aws_fixtures import REGION, Aws
+from gather_job.storage.folder import InputProblem
+from gather_job.storage.s3_folder import S3Folder
+from gather_job.storage.s3uri import parse
 from tests.conftest import base_settings
+from tests.support.aws_fixtures import REGION, Aws
 
 PREFIX = "123456_2024-03-05_14-20-00/"
 CORE = ["acquisition.json", "data_description.json", "instrument.json", "procedures.json", "subject.json"]

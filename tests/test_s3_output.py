@@ -14,12 +14,12 @@ import pytest
 from gather_job.aws import Clients
 from gather_job.cli import main
 from gather_job.errors import OutputRefused, ServiceError
-from gather_job.runner import execute_run
-from gather_job.s3_output import S3Target, composite_sha256
-from gather_job.s3uri import parse
-from gather_job.sources import Layer, SettingsInput, compose_settings
-from tests.aws_fixtures import REGION, Aws
+from gather_job.job import GatherMetadataJob
+from gather_job.settings.layers import Layer, SettingsInput, compose_settings
+from gather_job.storage.s3_target import S3Target, composite_sha256
+from gather_job.storage.s3uri import parse
 from tests.conftest import base_settings
+from tests.support.aws_fixtures import REGION, Aws
 
 CORE = ["acquisition.json", "data_description.json", "instrument.json", "procedures.json", "subject.json"]
 PREFIX = "123456_2024-03-05_14-20-00/"
@@ -90,13 +90,13 @@ def test_boto3s_own_configuration_works_unchanged(
 
 
 def _target_run(aws: Aws, folder: Path, uri: str, steps: list[str] | None = None, **overrides: Any) -> Any:
-    """execute_run with injected clients and a hook that records (or interrupts) each S3 step."""
+    """GatherMetadataJob with injected clients and a hook that records (or interrupts) each S3 step."""
     client = overrides.pop("client", None) or aws.s3
     given = SettingsInput(inline=Layer("--job-settings", s3_settings(folder, aws, uri, **overrides)))
     settings, notes = compose_settings(given)
     clients = Clients(settings, s3=client)
     hook = (lambda step: steps.append(step)) if steps is not None else None
-    return execute_run(settings, notes, clients=clients, hook=hook)
+    return GatherMetadataJob(settings, notes=notes, clients=clients, write_hook=hook).run_job()
 
 
 def test_the_report_is_written_last(aws: Aws, offline_asset: Path) -> None:
@@ -120,7 +120,7 @@ def test_a_run_that_fails_partway_leaves_no_report_and_a_rerun_completes_it(
     given = SettingsInput(inline=Layer("--job-settings", s3_settings(offline_asset, aws, uri)))
     settings, notes = compose_settings(given)
     with pytest.raises(ServiceError):
-        execute_run(settings, notes, clients=Clients(settings, s3=aws.s3), hook=crash)
+        GatherMetadataJob(settings, notes=notes, clients=Clients(settings, s3=aws.s3), write_hook=crash).run_job()
     assert sorted(aws.objects(bucket, PREFIX)) == ["acquisition.json", "data_description.json"]  # no report
 
     refused, err = run(s3_settings(offline_asset, aws, uri, if_exists="error"), capsys)
@@ -196,7 +196,8 @@ def test_two_jobs_racing_for_one_prefix_with_error_exactly_one_wins(aws: Aws, of
                 together.wait()
 
         try:
-            outcomes[label] = execute_run(settings, notes, clients=Clients(settings, s3=aws.client("s3")), hook=hook)
+            clients = Clients(settings, s3=aws.client("s3"))
+            outcomes[label] = GatherMetadataJob(settings, notes=notes, clients=clients, write_hook=hook).run_job()
         except OutputRefused as exc:
             outcomes[label] = exc
 

@@ -9,7 +9,7 @@ import pytest
 
 from gather_job.errors import ServiceError, UsageError
 from gather_job.service import MetadataService, RetryPolicy, quote_part, redact_url
-from tests.fake_service import FakeMetadataService, Fault, Route
+from tests.support.fake_service import FakeMetadataService, Fault, Route
 
 ENDPOINTS = {
     "subject": "/api/v2/subject",

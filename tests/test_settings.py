@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from gather_job.errors import UsageError
-from gather_job.sources import Layer, SettingsInput, compose_settings, parse_json_object
+from gather_job.settings.layers import Layer, SettingsInput, compose_settings, parse_json_object
+from gather_job.settings.model import JobSettings
 
 REFERENCE_SETTINGS = {
     "metadata_dir": "/data/asset/metadata",
@@ -39,8 +42,46 @@ def test_the_reference_settings_json_works_unchanged() -> None:
     assert settings.data_description_settings.institution == "AIND"
     assert settings.acquisition_start_time == datetime(2023, 4, 3, 18, 17, 7)  # naive stays naive
     assert settings.instrument_settings.instrument_id == "EPHYS1"
-    assert [n.id for n in notes] == ["gather.settings.ignored_key"]
-    assert "raise_if_mapper_errors" in notes[0].message
+    assert settings.raise_if_mapper_errors is True
+    assert notes == []
+    assert type(settings) is JobSettings
+
+
+def test_the_reference_json_validates_as_job_settings_directly() -> None:
+    """`JobSettings.model_validate_json` takes what the reference's takes, optional sections as null too."""
+    text = json.dumps(
+        {
+            **REFERENCE_SETTINGS,
+            "instrument_settings": None,
+            "subject_settings": {"calibration_object": {"description": "a target", "empty": False}},
+            "enrichment_settings": {"enabled": False, "replace_existing": True},
+        }
+    )
+    settings = JobSettings.model_validate_json(text)
+    assert settings.instrument_settings.instrument_id is None
+    assert settings.enrichment_settings.enabled is False and settings.enrichment_settings.replace_existing is True
+    assert settings.subject_settings is not None
+    assert settings.subject_settings.calibration_object == {"description": "a target", "empty": False}
+
+
+def test_job_settings_read_no_argv_and_no_unprefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUBJECT_ID", "999")
+    monkeypatch.setenv("OUTPUT_DIR", "/elsewhere")
+    monkeypatch.setenv("GATHER_SUBJECT_ID", "888")
+    monkeypatch.setattr("sys.argv", ["prog", "--subject_id", "777"])
+    settings = JobSettings(output_dir="out")
+    assert settings.subject_id is None and settings.output_dir == "out"
+
+
+def test_from_file_checks_like_the_cli(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(REFERENCE_SETTINGS))
+    assert JobSettings.from_file(path).subject_id == "664484"
+    path.write_text('{"subjct_id": "1"}')
+    with pytest.raises(UsageError, match="did you mean 'subject_id'"):
+        JobSettings.from_file(path)
+    with pytest.raises(UsageError, match="does not exist"):
+        JobSettings.from_file(tmp_path / "missing.json")
 
 
 def test_defaults() -> None:
@@ -151,7 +192,7 @@ def test_a_bad_environment_value_names_the_environment() -> None:
         ('{"a": 1, "a": 2}', "key 'a' twice"),
         ('{"a": NaN}', "NaN"),
         (b"\xff\xfe{}", "UTF-8"),
-        ("", "not valid JSON"),
+        ("", "is empty"),
         ("[" * 100000, "nested too deeply|not valid JSON"),
     ],
 )

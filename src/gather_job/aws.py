@@ -1,6 +1,6 @@
 """boto3 clients made from the settings, and the one place where botocore errors become GatherErrors.
 
-boto3 is imported only when a client is first needed, so local runs never pay for it. Settings
+boto3 is imported only when a client is first needed, so local runs never pay for it. JobSettings
 (`s3_endpoint_url`, `ssm_endpoint_url`, `aws_region`, `aws_profile`) are given to boto3 explicitly;
 what they leave unset comes from boto3's own chain (AWS_* variables, ~/.aws, instance roles), so
 AWS_PROFILE, AWS_ENDPOINT_URL and credentials work unchanged. Retries use botocore's standard mode.
@@ -20,7 +20,7 @@ from typing import Any
 
 from gather_job import __version__
 from gather_job.errors import GatherError, OutputRefused, ServiceError, UsageError
-from gather_job.settings import Settings
+from gather_job.settings.model import JobSettings
 
 CREDENTIALS_HINT = (
     "Give the job AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile "
@@ -62,7 +62,7 @@ class NotFound(Exception):
 class Clients:
     """The S3 and SSM clients of one run, made on first use; tests inject clients pointed at moto."""
 
-    def __init__(self, settings: Settings, *, s3: Any = None, ssm: Any = None) -> None:
+    def __init__(self, settings: JobSettings, *, s3: Any = None, ssm: Any = None) -> None:
         self.settings = settings
         self._clients: dict[str, Any] = {name: c for name, c in (("s3", s3), ("ssm", ssm)) if c is not None}
 
@@ -78,7 +78,7 @@ class Clients:
         return self._clients[service]
 
 
-def make_client(service: str, settings: Settings, endpoint_url: str | None) -> Any:
+def make_client(service: str, settings: JobSettings, endpoint_url: str | None) -> Any:
     import boto3
     from botocore.config import Config
 

@@ -13,11 +13,14 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from gather_job import __version__
-from gather_job.errors import GatherError
+from gather_job.errors import ExitCode, GatherError, InvalidMetadata
+
+if TYPE_CHECKING:
+    from gather_job.job import Outcome
+    from gather_job.storage.target import Hook
 
 COMMANDS = ("run", "check", "job-types")
 EXAMPLES = {
@@ -34,7 +37,7 @@ def _settings_table() -> str:
     """Every setting with its description and default, from the settings model itself."""
     from pydantic import BaseModel
 
-    from gather_job.settings import Settings
+    from gather_job.settings.model import JobSettings
 
     lines = ["settings (JSON keys; environment: GATHER_<KEY>, nested with __):"]
 
@@ -49,7 +52,7 @@ def _settings_table() -> str:
             lines.append(f"  {prefix}{name}  (default {shown})")
             lines.append(textwrap.fill(info.description or "", 96, initial_indent=" " * 6, subsequent_indent=" " * 6))
 
-    walk(Settings, "")
+    walk(JobSettings, "")
     return "\n".join(lines)
 
 
@@ -150,77 +153,6 @@ def _with_default_command(argv: Sequence[str]) -> list[str]:
     return args
 
 
-def _read_settings_file(path: str, stdin: Any) -> tuple[str, bytes]:
-    if path == "-":
-        return "settings from standard input", stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read()
-    from gather_job.sources import read_file
-
-    return f"settings file {path}", read_file(Path(path), "settings file", "Check the path given to --settings-file.")
-
-
-def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    flags: dict[str, Any] = {}
-    for name in (
-        "metadata_dir",
-        "output_dir",
-        "subject_id",
-        "raise_if_invalid",
-        "if_exists",
-        "report",
-        "offline",
-        "job_type",
-        "job_type_source",
-    ):
-        value = getattr(args, name, None)
-        if value is not None:
-            flags[name] = value
-    if getattr(args, "dir", None):
-        flags["metadata_dir"] = args.dir
-    if args.instrument_id:
-        flags["instrument_settings"] = {"instrument_id": args.instrument_id}
-    return flags
-
-
-def _file_layer(args: argparse.Namespace, stdin: Any) -> Any:
-    from gather_job.sources import Layer, parse_json_object
-
-    if not args.settings_file:
-        return None
-    name, raw = _read_settings_file(args.settings_file, stdin)
-    return Layer(name, parse_json_object(raw, name))
-
-
-def _settings(args: argparse.Namespace, environ: Mapping[str, str], stdin: Any) -> tuple[Any, list[Any]]:
-    from gather_job import job_types
-    from gather_job.sources import Layer, SettingsInput, compose_settings, parse_json_object
-
-    inline_layer = None
-    if args.job_settings is not None:
-        inline_layer = Layer("--job-settings", parse_json_object(args.job_settings, "--job-settings JSON"))
-    given = SettingsInput(file=_file_layer(args, stdin), inline=inline_layer, environ=environ, flags=_flags(args))
-    return compose_settings(given, presets=job_types.for_settings)
-
-
-def _job_types_command(args: argparse.Namespace, environ: Mapping[str, str], stdin: Any) -> int:
-    from gather_job import job_types
-    from gather_job.sources import SettingsInput, compose_settings
-
-    file_layer = _file_layer(args, stdin)
-    flags = {"job_type_source": args.job_type_source} if args.job_type_source else {}
-    settings, _ = compose_settings(SettingsInput(file=file_layer, environ=environ, flags=flags))
-    store = job_types.store_for(settings)
-    if args.verb == "list":
-        sys.stdout.write(job_types.describe(store))
-        return 0
-    preset = job_types.resolve(store, args.name)
-    merged = None
-    if file_layer is not None:
-        merged_settings, _ = compose_settings(SettingsInput(job_type=preset.layer(), file=file_layer))
-        merged = merged_settings.model_dump(mode="json", exclude_unset=True)
-    sys.stdout.write(job_types.show(preset, merged))
-    return 0
-
-
 def _setup_logging(environ: Mapping[str, str], fmt: str) -> None:
     from gather_job.logs import SECRET_ENVIRONMENT, configure
 
@@ -228,51 +160,32 @@ def _setup_logging(environ: Mapping[str, str], fmt: str) -> None:
     configure(environ.get("LOG_LEVEL", "WARNING"), fmt, secrets)
 
 
-def _run_command(args: argparse.Namespace, environ: Mapping[str, str], stdin: Any) -> int:
-    from gather_job import runner
-    from gather_job.progress import Progress
-    from gather_job.render import json_lines, summary
-
-    if args.command == "job-types":
-        return _job_types_command(args, environ, stdin)
-    settings, notes = _settings(args, environ, stdin)
-    progress = Progress(sys.stderr)
-    try:
-        if args.command == "check":
-            outcome = runner.execute_check(settings, notes, progress=progress)
-            assert outcome.result is not None
-            sys.stdout.write(json_lines(outcome.result.findings) if args.json else summary(outcome) + "\n")
-            return outcome.exit_code
-        outcome = runner.execute_run(settings, notes, progress=progress, hook=_test_pause(environ))
-    finally:
-        progress.close()
-    sys.stderr.write(summary(outcome) + "\n")
-    return outcome.exit_code
-
-
-def _test_pause(environ: Mapping[str, str]) -> Any:
-    """GATHER_TEST_PAUSE_S=N: announce each write step on stderr and wait N s (crash-safety tests)."""
-    seconds = float(environ.get("GATHER_TEST_PAUSE_S", "0") or 0)
-    if seconds <= 0:
-        return None
-
-    def pause(step: str) -> None:
-        import time
-
-        sys.stderr.write(f"gather-job: test pause before {step}\n")
-        sys.stderr.flush()
-        time.sleep(seconds)
-
-    return pause
-
-
 def _paragraph(error: GatherError) -> str:
     text = f"gather-job: error: {error.message}" + (f" {error.hint}" if error.hint else "")
     return textwrap.fill(text, 100, break_on_hyphens=False, break_long_words=False)
 
 
-def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
-    """Run the CLI; return the exit code (DESIGN.md section 2)."""
+def _dispatch(
+    args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], write_hook: Hook | None
+) -> Outcome | None:
+    from gather_job import commands
+
+    if args.command == "job-types":
+        commands.job_types(args, environ, stdin)
+        return None
+    if args.command == "check":
+        return commands.check(args, environ, stdin)
+    return commands.run(args, environ, stdin, write_hook)
+
+
+def main(
+    argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None, write_hook: Hook | None = None
+) -> int:
+    """Run the CLI; return the exit code. Every outcome and exception becomes an ExitCode here, once.
+
+    `environ` is the only environment read (GATHER_*, LOG_LEVEL, AWS_* secrets to mask in logs);
+    `write_hook` is called before each write step (the crash-safety tests' launcher uses it).
+    """
     env = dict(environ) if environ is not None else {}
     parser = build_parser()
     try:
@@ -281,10 +194,12 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         return int(exc.code or 0)
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
+        return ExitCode.USAGE
     _setup_logging(env, args.log_format)
     try:
-        return _run_command(args, env, sys.stdin)
+        outcome = _dispatch(args, env, sys.stdin, write_hook)
+    except InvalidMetadata as exc:
+        outcome = exc.outcome
     except GatherError as exc:
         if args.debug:
             traceback.print_exc()
@@ -292,14 +207,20 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("gather-job: interrupted; nothing was written.\n")
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception:
         traceback.print_exc()
         sys.stderr.write(
             "gather-job: internal error (exit 1): this is a bug in gather-job, not in your metadata. "
             "Please report it with the traceback above.\n"
         )
-        return 1
+        return ExitCode.BUG
+    if outcome is None:
+        return ExitCode.OK
+    from gather_job.commands import show
+
+    show(args, outcome)
+    return outcome.exit_code
 
 
 def entrypoint() -> None:

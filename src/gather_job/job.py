@@ -1,387 +1,194 @@
-"""One gather, from settings to validated documents (no writing: see `output.py`).
+"""GatherMetadataJob: one asset's metadata gathered, validated and written (the library's front door).
 
-Order matters for speed: the folder is listed and the service requests are started before
-aind-data-schema's models are first imported, so the network overlaps the 1-2 s import.
+    from gather_job import GatherMetadataJob, JobSettings
+    outcome = GatherMetadataJob(JobSettings(output_dir="out", ...)).run_job()
+
+`run_job()` is `gather-job run`: resolve and fetch the files, merge and validate them, decide once,
+then write the core files (or, when invalid, only the report) to the output, a local folder or an
+S3 prefix. With `raise_if_invalid` and an error finding it raises `InvalidMetadata` carrying the
+`Outcome`, after the report is written. `check()` is `gather-job check`: the same gather, nothing
+written. Service, S3 and usage failures raise ServiceError, UsageError and OutputRefused.
+
+A job keeps no state in the process: each call builds its own service session, clients and
+findings, so jobs run one after another give what separate processes give.
 """
 
 from __future__ import annotations
 
-import copy
-import time
-from collections.abc import Iterator
-from concurrent.futures import Future
-from contextlib import contextmanager
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal
 
-from gather_job import data_description, merge, models, parse, s3uri, service_answers, validate
-from gather_job.aws import Clients
-from gather_job.data_description import Listing
-from gather_job.errors import UsageError
-from gather_job.findings import Finding, Findings, Severity
-from gather_job.folder import InputProblem, LocalFolder
-from gather_job.parse import Document
+from gather_job import __version__, report, schema
+from gather_job.errors import ExitCode, InvalidMetadata, UsageError
+from gather_job.findings import Finding, Findings
+from gather_job.pipeline.documents import Document, Gathered
 from gather_job.progress import Progress
-from gather_job.resolve import LEGACY_NAMES, Plan, plan_files
-from gather_job.service import Answer, MetadataService, RetryPolicy, redact_url
-from gather_job.settings import Settings
+from gather_job.render import counts
+from gather_job.settings.model import JobSettings
+from gather_job.storage import atomic
+from gather_job.storage.folder import open_folder
+from gather_job.storage.target import REPORT_NAME, Hook, open_target
 
-
-class Folder(Protocol):
-    """Where inputs are read from: a local folder or an S3 prefix."""
-
-    @property
-    def label(self) -> str: ...
-
-    def location(self, name: str) -> str: ...
-
-    def names(self) -> list[str]: ...
-
-    def read(self, name: str) -> bytes: ...
+Status = Literal["written", "invalid", "skipped", "checked"]
 
 
 @dataclass
-class Result:
-    """Everything a run learned; `documents` are the core files to write, by kind."""
+class Outcome:
+    """What a run or check did: its status and exit code, every finding, what it wrote, its report.
 
-    settings: Settings
-    findings: Findings
-    plan: Plan
-    documents: dict[str, Document] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    service_calls: list[str] = field(default_factory=list)
-    folder_label: str = ""
-    unchecked: set[str] = field(default_factory=set)
+    `files` maps each written file (the report included) to its sha256 and size; `gathered` holds
+    the documents and where each came from (None when a run was skipped).
+    """
 
+    status: Status
+    exit_code: ExitCode
+    findings: Findings = field(default_factory=Findings)
+    target: str | None = None
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+    gathered: Gathered | None = None
 
-@contextmanager
-def _timed(timings: dict[str, float], stage: str, progress: Progress, text: str) -> Iterator[None]:
-    started = time.perf_counter()
-    try:
-        with progress.step(text):
-            yield
-    finally:
-        timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - started, 4)
+    @property
+    def written(self) -> list[str]:
+        return list(self.files)
 
 
-def make_service(settings: Settings, user_agent: str) -> MetadataService:
-    return MetadataService(
-        settings.metadata_service_url,
-        {
-            "subject": settings.metadata_service_subject_endpoint,
-            "procedures": settings.metadata_service_procedures_endpoint,
-            "instrument": settings.metadata_service_instrument_endpoint,
-            "funding": settings.metadata_service_funding_endpoint,
-            "investigators": settings.metadata_service_investigators_endpoint,
-        },
-        timeouts={"procedures": settings.service_procedures_timeout_s},
-        default_timeout=settings.service_timeout_s,
-        policy=RetryPolicy(
-            retries=settings.service_retries,
-            backoff_s=settings.service_backoff_s,
-            total_s=settings.service_total_timeout_s,
-        ),
-        user_agent=user_agent,
+def serialize(doc: Document) -> bytes | None:
+    """Bytes to write for one document: the model as aind-data-schema writes it, else as gathered."""
+    if doc.model is not None:
+        return str(doc.model.model_dump_json(indent=3)).encode("utf-8")
+    if doc.raw is not None and doc.data is not None:
+        return doc.raw  # an invalid file from the folder, passed on byte for byte
+    if doc.data is not None:
+        return json.dumps(doc.data, indent=3, ensure_ascii=False).encode("utf-8")
+    return None
+
+
+def checksums(files: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
+    import hashlib
+
+    return {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()}
+
+
+def _core_bytes(gathered: Gathered) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for kind in schema.CORE_FILES:
+        doc = gathered.documents.get(kind)
+        data = serialize(doc) if doc is not None else None
+        if data is not None:
+            files[schema.file_name(kind)] = data
+    return files
+
+
+def _report(
+    command: str, status: Status, code: ExitCode, gathered: Gathered, files: dict[str, bytes]
+) -> dict[str, Any]:
+    return report.build_report(
+        command=command,
+        status=status,
+        exit_code=int(code),
+        tool_version=__version__,
+        schema_version=schema.schema_version(),
+        settings=gathered.settings.model_dump(mode="json"),
+        sources={schema.file_name(kind): doc.origin for kind, doc in sorted(gathered.documents.items())},
+        findings=gathered.findings,
+        files=checksums(files),
+        service_calls=gathered.service_calls,
+        timings=gathered.timings,
     )
 
 
-def open_folder(settings: Settings, clients: Clients | None = None) -> Folder:
-    """The folder inputs are read from: metadata_dir, else output_dir; local or an S3 prefix."""
-    source = settings.source_dir
-    if source is None:
-        raise UsageError(
-            "No metadata_dir or output_dir is set, so there is no folder to read.", hint="Set metadata_dir."
-        )
-    setting = "metadata_dir" if settings.metadata_dir else "output_dir"
-    missing_ok = settings.metadata_dir is None
-    uri = s3uri.location(source, setting)
-    if uri is None:
-        return LocalFolder(Path(source), missing_ok=missing_ok)
-    from gather_job.s3_folder import S3Folder
-
-    client = (clients or Clients(settings)).s3()
-    return S3Folder(uri, client, setting=setting, missing_ok=missing_ok)
+def _extra_report(settings: JobSettings, data: bytes) -> None:
+    if not settings.report:
+        return
+    path = Path(settings.report)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.replace(path, data)
+    except OSError as exc:
+        raise UsageError(f"Cannot write the report to '{path}': {exc.strerror or exc}.") from exc
 
 
-class _Run:
-    """The state of one gather; methods are its stages, in the order `gather` calls them."""
+class GatherMetadataJob:
+    """One asset's job; `job_settings` as the reference's, `notes` from composing them (the CLI's).
+
+    `clients` injects boto3 clients (tests point them at a local S3), `progress` shows slow steps,
+    `write_hook` is called with the name of each write step before it happens (crash-safety tests).
+    """
 
     def __init__(
         self,
-        settings: Settings,
-        folder: Folder,
-        service: MetadataService | None,
-        findings: Findings,
+        job_settings: JobSettings,
         *,
-        check_only: bool = False,
-    ):
-        self.s = settings
-        self.check_only = check_only
-        self.folder = folder
-        self.service = service
-        self.findings = findings
-        self.result = Result(settings, findings, Plan(), folder_label=folder.label)
-        self.pending: dict[str, tuple[str, Future[Answer]]] = {}
-        self.labels: dict[str, str] = {}
-        self.parts: dict[str, list[Document]] = {}
+        notes: Sequence[Finding] = (),
+        clients: Any = None,
+        progress: Progress | None = None,
+        write_hook: Hook | None = None,
+    ) -> None:
+        if not isinstance(job_settings, JobSettings):
+            raise TypeError(f"job_settings must be a JobSettings, not {type(job_settings).__name__}")
+        self.job_settings = job_settings
+        self.notes = list(notes)
+        self._clients = clients
+        self.progress = progress or Progress(None)
+        self.write_hook = write_hook
 
-    # -- stage 1: names and requests, before any model import ------------------------------------
-    def plan(self) -> None:
-        plan = self.result.plan = plan_files(self.folder.names())
-        for kind, names in plan.ignored_parts.items():
-            self.findings.warning(
-                "gather.resolve.ignored_parts",
-                f"{models.file_name(kind)} is in the folder, so {names} are not merged into it.",
-                files=tuple(names),
-                hint=f"Remove {models.file_name(kind)} to have the parts merged, or remove the parts.",
-            )
-        for name in plan.legacy:
-            self.findings.warning(
-                "gather.resolve.legacy_name",
-                f"{name} is an aind-data-schema 1.x file name and is not read.",
-                files=(name,),
-                hint=f"Convert it to the 2.x {LEGACY_NAMES[name]}.",
-            )
-        for name in plan.unused:
-            self.findings.info(
-                "gather.resolve.unused",
-                f"{name} is not a core metadata file; it is left alone.",
-                files=(name,),
-            )
+    def _gather(self, mode: Literal["run", "check"]) -> Gathered:
+        from gather_job.pipeline.gather import gather
 
-    def start_requests(self) -> None:
-        plan, s = self.result.plan, self.s
-        instrument_id = s.instrument_settings.instrument_id
-        if self.service is None:
-            if instrument_id and "instrument" not in plan.exact:
-                self.findings.warning(
-                    "gather.service.offline",
-                    f"Offline: instrument {instrument_id!r} was not fetched from the metadata service.",
-                    location="instrument_settings.instrument_id",
-                    hint="Put the instrument's JSON in the folder, or run with the service.",
-                )
-            return
-        if s.subject_id:
-            self._request_subject(s.subject_id)
-        dd = s.data_description_settings
-        if "data_description" not in plan.exact and dd.project_name:
-            if dd.funding_source is None:
-                self._submit("funding", dd.project_name)
-            if dd.investigators is None:
-                self._submit("investigators", dd.project_name)
-        if instrument_id and "instrument" not in plan.exact:
-            self._submit("instrument", instrument_id)
-
-    def _request_subject(self, subject_id: str) -> None:
-        for kind in ("subject", "procedures"):
-            if kind not in self.result.plan.exact:
-                self._submit(kind, subject_id)
-
-    def _submit(self, kind: str, key: str) -> None:
-        assert self.service is not None
-        self.pending[kind] = (key, self.service.submit(kind, key))
-        self.result.service_calls.append(redact_url(self.service.url(kind, key)))
-
-    def _answer(self, kind: str) -> tuple[str, Answer] | None:
-        if kind not in self.pending:
-            return None
-        key, future = self.pending[kind]
-        return key, future.result()
-
-    # -- stage 2: the folder's files --------------------------------------------------------------
-    def read_files(self) -> None:
-        plan = self.result.plan
-        for kind, name in plan.inputs():
-            try:
-                raw = self.folder.read(name)
-            except InputProblem as problem:
-                self.findings.error(problem.id, problem.message, files=(name,), hint=problem.hint)
-                doc = Document(kind=kind, label=name)
-            else:
-                doc = parse.load(kind, name, raw, self.findings)
-            doc.origin = {"from": "file", "file": name}
-            if plan.exact.get(kind) == name:
-                self._keep(kind, doc)
-            else:
-                self.parts.setdefault(kind, []).append(doc)
-
-    def _keep(self, kind: str, doc: Document) -> None:
-        self.result.documents[kind] = doc
-        self.labels[kind] = doc.label
-
-    def merge_parts(self, kind: str) -> None:
-        docs = self.parts.get(kind)
-        if not docs:
-            return
-        if len(docs) == 1:
-            self._keep(kind, docs[0])
-            return
-        label = f"{models.file_name(kind)} (merged)"
-        model = merge.merge(kind, docs, self.findings)
-        origin = {"from": "merged", "parts": [d.origin.get("file", d.label) for d in docs]}
-        if any(d.origin.get("from") == "service" for d in docs):
-            origin["service"] = [d.origin["url"] for d in docs if d.origin.get("from") == "service"]
-        self._keep(kind, Document(kind=kind, label=label, model=model, origin=origin))
-
-    # -- stage 3: who and when --------------------------------------------------------------------
-    def subject_and_start(self) -> tuple[str | None, Any]:
-        acquisition = self.result.documents.get("acquisition")
-        subject_id, start = self.s.subject_id, self.s.acquisition_start_time
-        if acquisition is not None and acquisition.model is not None:
-            subject_id = acquisition.model.subject_id
-            start = acquisition.model.acquisition_start_time
-        elif acquisition is not None and isinstance(acquisition.data, dict):
-            subject_id = str(acquisition.data.get("subject_id") or subject_id or "") or None
-        if subject_id and self.service is not None and subject_id != self.s.subject_id:
-            self._request_subject(subject_id)
-        return subject_id, start
-
-    # -- stage 4: the service's answers -----------------------------------------------------------
-    def service_documents(self, subject_id: str | None) -> None:
-        for kind, required in (("subject", True), ("procedures", False)):
-            if kind in self.result.documents:
-                continue
-            got = self._answer(kind)
-            if got is None:
-                self._missing(kind, subject_id, required)
-                continue
-            key, answer = got
-            doc = service_answers.document(kind, key, answer, self.findings, required=required)
-            if doc is not None:
-                # a copy: validation rewrites nested object_type values in place, and an invalid
-                # record is written as the service sent it (raise_if_invalid=false)
-                doc.model = parse.validate(kind, doc.label, copy.deepcopy(doc.data), self.findings)
-                self._keep(kind, doc)
-        got = self._answer("instrument")
-        if got is not None:
-            key, answer = got
-            record = service_answers.instrument_record(key, answer, self.findings)
-            if record is not None:
-                self._add_instrument_record(key, record)
-
-    def _add_instrument_record(self, instrument_id: str, record: Document) -> None:
-        in_folder = [d for d in self.parts.get("instrument", []) if d.valid and d.model.instrument_id == instrument_id]
-        if in_folder:
-            self.findings.info(
-                "gather.service.instrument_in_folder",
-                f"Instrument {instrument_id!r} is already in {in_folder[0].label}; the service's record is not merged.",
-                files=(in_folder[0].label,),
-            )
-            return
-        record.model = parse.validate("instrument", record.label, copy.deepcopy(record.data), self.findings)
-        self.parts.setdefault("instrument", []).append(record)
-
-    def _missing(self, kind: str, subject_id: str | None, required: bool) -> None:
-        if self.check_only and self.service is None:
-            self.result.unchecked.add(kind)
-            self.findings.info(
-                "gather.resolve.not_checked",
-                f"No {kind}.json in the folder: at upload it comes from the metadata service (not checked offline).",
-                files=(f"{kind}.json",),
-            )
-            return
-        why = "the job is offline" if self.service is None else "no subject_id is known"
-        if subject_id is None and self.service is not None:
-            why = "no subject_id is known (neither acquisition.json nor the settings give one)"
-        self.findings.add(
-            "gather.resolve.missing",
-            Severity.error if required else Severity.warning,
-            f"No {kind}.json: it is not in the folder and {why}.",
-            files=(f"{kind}.json",),
-            hint=f"Put {kind}.json in the metadata folder"
-            + ("" if self.service is None else " or set subject_id")
-            + ".",
+        folder = open_folder(self.job_settings, self._clients_for_use())
+        return gather(
+            self.job_settings,
+            notes=self.notes,
+            folder=folder,
+            user_agent=f"gather-job/{__version__}",
+            mode=mode,
+            progress=self.progress,
         )
 
-    def description(self, subject_id: str | None, start: Any) -> None:
-        if "data_description" in self.result.documents:
-            return
-        dd = self.s.data_description_settings
-        if self.check_only and not dd.project_name and not dd.modalities:
-            self.result.unchecked.add("data_description")
-            self.findings.info(
-                "gather.resolve.not_checked",
-                "No data_description.json in the folder: at upload it is built from the upload's settings "
-                "(give --settings-file to check that too).",
-                files=("data_description.json",),
-            )
-            return
-        self._keep(
-            "data_description",
-            data_description.build(
-                self.s,
-                subject_id,
-                start,
-                self._listing("funding", dd.funding_source),
-                self._listing("investigators", dd.investigators),
-                self.findings,
-            ),
+    def _clients_for_use(self) -> Any:
+        if self._clients is None:
+            from gather_job.aws import Clients
+
+            self._clients = Clients(self.job_settings)
+        return self._clients
+
+    def run_job(self) -> Outcome:
+        """Gather, decide, write; return the Outcome, or raise InvalidMetadata (after the report)."""
+        settings = self.job_settings
+        target = open_target(settings, self._clients_for_use(), self.write_hook)
+        if not target.prepare():
+            return Outcome("skipped", ExitCode.OK, target=target.label)
+        gathered = self._gather("run")
+        files = _core_bytes(gathered)
+        invalid = gathered.findings.has_errors and settings.raise_if_invalid
+        status: Status = "invalid" if invalid else "written"
+        code = ExitCode.INVALID if invalid else ExitCode.OK
+        to_write = {} if invalid else files
+        data = _report("run", status, code, gathered, to_write)
+        encoded = report.dumps(data)
+        with self.progress.step(f"writing {len(to_write) + 1} files to {target.label}"):
+            written = target.write(to_write, encoded, inputs=gathered.input_locations)
+        _extra_report(settings, encoded)
+        every = {**to_write, REPORT_NAME: encoded}
+        outcome = Outcome(
+            status, code, gathered.findings, target.label, checksums({n: every[n] for n in written}), data, gathered
         )
+        if invalid:
+            raise InvalidMetadata(
+                f"The metadata is invalid ({counts(gathered.findings)}); no core file was written "
+                f"(raise_if_invalid=true). Report: {target.label}/{REPORT_NAME}",
+                outcome=outcome,
+            )
+        return outcome
 
-    def _listing(self, what: str, given: list[dict[str, Any]] | None) -> Listing:
-        if given is not None:
-            return Listing(given, "data_description_settings")
-        got = self._answer(what)
-        if got is None:
-            reason = "the job is offline" if self.service is None else "no project_name is set"
-            return Listing(None, f"{reason}, and data_description_settings has no {what}")
-        key, answer = got
-        return service_answers.listing(what, key, answer)
-
-
-def gather(
-    settings: Settings,
-    *,
-    notes: list[Finding] | None = None,
-    folder: Folder | None = None,
-    service: MetadataService | None = None,
-    user_agent: str = "gather-job",
-    mode: str = "run",
-    progress: Progress | None = None,
-) -> Result:
-    """Resolve, fetch, merge and validate; raise ServiceError (exit 4) when the service fails.
-
-    `mode="check"` is the same path; only what cannot be known at a desk (offline lookups, a
-    data_description without its settings) is reported as not checked instead of missing.
-    """
-    findings = Findings()
-    findings.extend(notes or [])
-    own_service = service is None and not settings.offline
-    if own_service:
-        service = make_service(settings, user_agent)
-    run = _Run(
-        settings,
-        folder or open_folder(settings),
-        None if settings.offline else service,
-        findings,
-        check_only=mode == "check",
-    )
-    timings = run.result.timings
-    shown = progress or Progress(None)
-
-    def stage(name: str, text: str) -> Any:
-        return _timed(timings, name, shown, text)
-
-    try:
-        with stage("resolve", f"listing {run.folder.label}"):
-            run.plan()
-            run.start_requests()
-        with stage("import_models", "loading aind-data-schema's models"):
-            models.import_all()
-        with stage("read_and_validate", f"reading and validating {len(run.result.plan.inputs())} files"):
-            run.read_files()
-            run.merge_parts("acquisition")
-            run.merge_parts("quality_control")
-            subject_id, start = run.subject_and_start()
-        with stage("service_wait", f"waiting for the metadata service ({', '.join(run.pending) or 'nothing'})"):
-            run.service_documents(subject_id)
-        with stage("merge_and_build", "merging the instrument and building data_description.json"):
-            run.merge_parts("instrument")
-            run.description(subject_id, start)
-        with stage("cross_checks", "checking the files against each other"):
-            validate.cross_check(settings, run.result, run.labels, run.parts)
-    finally:
-        if own_service and service is not None:
-            service.close()
-    return run.result
+    def check(self) -> Outcome:
+        """The same gather as `run_job`, writing nothing: exit code 0 when no error finding remains, else 3."""
+        gathered = self._gather("check")
+        code = ExitCode.INVALID if gathered.findings.has_errors else ExitCode.OK
+        return Outcome(
+            "checked", code, gathered.findings, None, {}, _report("check", "checked", code, gathered, {}), gathered
+        )

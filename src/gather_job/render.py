@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gather_job.findings import Finding, Findings, Severity
+
+if TYPE_CHECKING:
+    from gather_job.job import Outcome
 
 WIDTH = 100
 LABELS = {Severity.error: "ERROR", Severity.warning: "WARNING", Severity.info: "note"}
@@ -84,12 +87,12 @@ def sources(documents: Mapping[str, Any], service_calls: list[str], folder: str)
     return "\n".join(lines)
 
 
-def summary(outcome: Any) -> str:
+def summary(outcome: Outcome) -> str:
     """The human summary of a run or check: a headline, where files came from, the findings."""
-    result = outcome.result
-    if outcome.status == "skipped":
+    if outcome.status == "skipped" or outcome.gathered is None:
         return f"gather-job: {outcome.target} already holds a gathered asset; skipped (if_exists=skip)."
-    tally = counts(result.findings)
+    gathered = outcome.gathered
+    tally = counts(outcome.findings)
     if outcome.status == "invalid":
         head = (
             f"gather-job: the metadata is invalid ({tally}); no core file was written "
@@ -101,9 +104,9 @@ def summary(outcome: Any) -> str:
     else:
         cores = [n for n in outcome.written if n != "gather_report.json"]
         head = f"gather-job: wrote {len(cores)} files and gather_report.json to {outcome.target} ({tally})"
-    from gather_job.models import CORE_FILES
+    from gather_job.schema import CORE_FILES
 
-    ordered = {kind: result.documents[kind] for kind in CORE_FILES if kind in result.documents}
-    parts = [head, sources(ordered, result.service_calls, result.folder_label)]
-    body = render(result.findings)
+    ordered = {kind: gathered.documents[kind] for kind in CORE_FILES if kind in gathered.documents}
+    parts = [head, sources(ordered, gathered.service_calls, gathered.folder_label)]
+    body = render(outcome.findings)
     return "\n\n".join(parts + ([body] if body else []))

@@ -34,6 +34,16 @@ class _Collector(logging.Handler):
         self.records.append(record)
 
 
+def logged(findings: Findings, files: tuple[str, ...], stage: str, text: str) -> None:
+    """The finding for something the library logs (or would log) at WARNING or above."""
+    findings.warning(
+        "gather.library.log",
+        f"aind-data-schema logged: {text}",
+        files=files,
+        hint=f"Seen while {stage}; the library does not treat it as an error, check it before upload.",
+    )
+
+
 @contextmanager
 def capture(findings: Findings, files: tuple[str, ...], stage: str) -> Iterator[None]:
     """Record the library's warnings and WARNING+ log records as warning findings."""
@@ -58,12 +68,7 @@ def capture(findings: Findings, files: tuple[str, ...], stage: str) -> Iterator[
     for record in collector.records:
         message = f"aind-data-schema logged: {record.getMessage()}"
         if fresh(record.getMessage()) and fresh(message):
-            findings.warning(
-                "gather.library.log",
-                message,
-                files=files,
-                hint=f"Seen while {stage}; the library does not treat it as an error, check it before upload.",
-            )
+            logged(findings, files, stage, record.getMessage())
     for item in caught:
         message = f"aind-data-schema {item.category.__name__}: {item.message}"
         if fresh(str(item.message)) and fresh(message):

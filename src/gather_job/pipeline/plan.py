@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from gather_job.models import CORE_FILES, MERGEABLE, file_name
+from gather_job.schema import CORE_FILES, MERGEABLE, file_name
 
 # aind-data-schema 1.x names that 2.x renamed: a common reason for "no acquisition found".
 LEGACY_NAMES = {"session.json": "acquisition.json", "rig.json": "instrument.json"}

@@ -1,8 +1,8 @@
 """Checks across files (DESIGN.md section 7, checks 4-6), each producing findings.
 
-Device checks (check 3) live in `compat.py`. Metadata's own validators are run one by one on a
+Device checks (check 3) live in `devices.py`. Metadata's own validators are run one by one on a
 `model_construct`ed Metadata, so a failing one cannot hide the rest and none runs twice; the ones
-`compat.py` replaces, and the base-class scans that only repeat the per-file checks, are skipped.
+`devices.py` replaces, and the base-class scans that only repeat the per-file checks, are skipped.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from gather_job import compat, models
-from gather_job.capture import capture
+from gather_job import schema
 from gather_job.findings import Findings
-from gather_job.parse import Document
-from gather_job.settings import Settings
+from gather_job.pipeline import devices
+from gather_job.pipeline.documents import Document, Gathered
+from gather_job.pipeline.library_notices import capture
 
 TIME_TOLERANCE = timedelta(seconds=1)
 
@@ -125,7 +125,7 @@ def check_modalities(
 
 def check_metadata(core: dict[str, Any], name: str, location: str, labels: dict[str, str], findings: Findings) -> Any:
     """Run Metadata's own cross-file validators once each; return the constructed Metadata."""
-    metadata_cls = models.metadata_class()
+    metadata_cls = schema.metadata_class()
     metadata = metadata_cls.model_construct(name=name, location=location, **core)
     validators = metadata_cls.__pydantic_decorators__.model_validators
     files = tuple(labels[k] for k in core if k in labels)
@@ -153,14 +153,14 @@ def _valid_parts(
     return valid or ([(labels[kind], whole)] if whole is not None else [])
 
 
-def cross_check(settings: Settings, result: Any, labels: dict[str, str], parts: dict[str, list[Document]]) -> None:
+def cross_check(result: Gathered) -> None:
     """All checks across files, on whatever validated; the whole-asset check only when all did.
 
     Files `check` could not get (`result.unchecked`: offline, no settings) soften what depends on
     them: a device may be implanted per procedures not seen, and the whole-asset check is skipped.
     """
-    documents: dict[str, Document] = result.documents
-    findings: Findings = result.findings
+    settings, documents, findings = result.settings, result.documents, result.findings
+    labels, parts = result.labels, result.parts
     model = {kind: doc.model for kind, doc in documents.items() if doc.model is not None}
     acq = model.get("acquisition")
     acq_parts = _valid_parts("acquisition", acq, parts, labels)
@@ -180,7 +180,7 @@ def cross_check(settings: Settings, result: Any, labels: dict[str, str], parts: 
         )
     elif acq is not None:
         instrument = model.get("instrument")
-        compat.check_devices(
+        devices.check_devices(
             instrument,
             acq,
             model.get("procedures"),

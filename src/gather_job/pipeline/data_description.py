@@ -14,11 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gather_job import models
-from gather_job.capture import capture
+from gather_job import schema
 from gather_job.findings import Findings
-from gather_job.parse import Document, json_path
-from gather_job.settings import Settings
+from gather_job.pipeline.documents import Document
+from gather_job.pipeline.library_notices import capture
+from gather_job.pipeline.load import json_path
+from gather_job.settings.model import JobSettings
 
 LABEL = "data_description.json (built)"
 
@@ -58,7 +59,7 @@ def aware_start(start: datetime, findings: Findings) -> datetime:
 
 
 def build(
-    settings: Settings,
+    settings: JobSettings,
     subject_id: str | None,
     start: datetime | None,
     funding: Listing,
@@ -115,7 +116,7 @@ def build(
         "tags": dd.tags,
     }
     doc.data = fields
-    cls = models.model_class("data_description")
+    cls = schema.model_class("data_description")
     with capture(findings, (LABEL,), "building data_description.json"):
         try:
             doc.model = cls.model_validate(fields)

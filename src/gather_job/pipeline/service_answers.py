@@ -7,9 +7,9 @@ validate or a finding that quotes the service.
 
 from __future__ import annotations
 
-from gather_job.data_description import Listing, dedupe_people
 from gather_job.findings import Findings, Severity
-from gather_job.parse import Document
+from gather_job.pipeline.data_description import Listing, dedupe_people
+from gather_job.pipeline.documents import Document
 from gather_job.service import Answer
 
 

@@ -28,9 +28,9 @@ from typing import Any
 
 from gather_job import aws
 from gather_job.errors import OutputRefused, ServiceError
-from gather_job.output import OUR_FILES, REPORT_NAME, Hook
-from gather_job.s3_folder import list_children
-from gather_job.s3uri import S3Uri
+from gather_job.storage.s3_folder import list_children
+from gather_job.storage.s3uri import S3Uri
+from gather_job.storage.target import OUR_FILES, REPORT_NAME, Hook, proceed
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024  # boto3's default threshold and part size
 PART_SIZE = 8 * 1024 * 1024
@@ -95,15 +95,7 @@ class S3Target:
 
     def prepare(self) -> bool:
         """Apply `if_exists` before any work; False means skip (exit 0 without writing)."""
-        if REPORT_NAME not in self._names_there():
-            return True
-        if self.policy == "error":
-            raise OutputRefused(
-                f"output_dir '{self.uri}' already holds a gathered asset ({REPORT_NAME} is there) "
-                "and if_exists is 'error'.",
-                hint="Use another output_dir, remove the old result, or set if_exists to overwrite or skip.",
-            )
-        return self.policy != "skip"
+        return proceed(REPORT_NAME in self._names_there(), self.policy, str(self.uri))
 
     def write(self, files: Mapping[str, bytes], report: bytes, *, inputs: frozenset[str]) -> list[str]:
         """Write `files`, then the report; return the names written. Inputs in this prefix are never rewritten."""

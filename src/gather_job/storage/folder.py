@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from gather_job.errors import UsageError
+from gather_job.storage import s3uri
+
+if TYPE_CHECKING:
+    from gather_job.aws import Clients
+    from gather_job.settings.model import JobSettings
 
 MAX_BYTES = 256 * 1024 * 1024
 
@@ -23,6 +29,19 @@ class InputProblem(Exception):
         self.id = id
         self.message = message
         self.hint = hint
+
+
+class Folder(Protocol):
+    """Where inputs are read from: a local folder or an S3 prefix."""
+
+    @property
+    def label(self) -> str: ...
+
+    def location(self, name: str) -> str: ...
+
+    def names(self) -> list[str]: ...
+
+    def read(self, name: str) -> bytes: ...
 
 
 @dataclass
@@ -90,3 +109,25 @@ class LocalFolder:
                 f"{name} cannot be read: {exc.strerror or exc}.",
                 "Check the file's permissions.",
             ) from exc
+
+
+def open_folder(settings: JobSettings, clients: Clients | None = None) -> Folder:
+    """The folder inputs are read from: metadata_dir, else output_dir; local or an S3 prefix."""
+    source = settings.source_dir
+    if source is None:
+        raise UsageError(
+            "No metadata_dir or output_dir is set, so there is no folder to read.", hint="Set metadata_dir."
+        )
+    setting = "metadata_dir" if settings.metadata_dir else "output_dir"
+    missing_ok = settings.metadata_dir is None
+    uri = s3uri.location(source, setting)
+    if uri is None:
+        return LocalFolder(Path(source), missing_ok=missing_ok)
+    from gather_job.storage.s3_folder import S3Folder
+
+    if clients is None:
+        from gather_job.aws import Clients
+
+        clients = Clients(settings)
+    client = clients.s3()
+    return S3Folder(uri, client, setting=setting, missing_ok=missing_ok)

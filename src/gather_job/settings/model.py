@@ -1,34 +1,31 @@
 """The job's settings: the reference GatherMetadataJob's field names, plus gather-job's own.
 
-This module imports pydantic only, so `gather-job --help` can list every setting cheaply. Where the
-values come from (job_type, file, inline JSON, environment, flags) is `sources.py`'s business.
-aind-data-schema-models is imported inside the validators that need it, never at import time.
+`JobSettings` is the public settings class: constructing it reads nothing but its arguments (no
+argv, no environment; the reference's parses both). A settings JSON of the reference validates
+unchanged. Where the CLI's values come from (job_type, file, inline JSON, GATHER_* environment,
+flags) is `layers.py`'s business. This module imports pydantic only, so `gather-job --help` lists
+every setting cheaply; aind-data-schema-models is imported inside the validators that need it.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gather_job.suggest import did_you_mean
+
 DEFAULT_SERVICE_URL = "http://aind-metadata-service"
 
-# Keys of the reference's JobSettings that this job accepts but does not implement.
+# Keys of the reference's JobSettings that are accepted, and what gather-job does with them.
 REFERENCE_ONLY_KEYS: dict[str, str] = {
     "raise_if_mapper_errors": "gather-job runs no rig mappers",
     "enrichment_settings": "gather-job does not enrich acquisition.json (weights, IACUC protocol)",
     "subject_settings": "calibration subjects are not built by gather-job; put subject.json in the folder",
 }
-
-
-def did_you_mean(word: str, choices: list[str] | set[str]) -> str:
-    """A ' (did you mean 'x'?)' suffix naming the closest one or two choices, or ''."""
-    import difflib
-
-    close = difflib.get_close_matches(word, sorted(choices), n=2, cutoff=0.6)
-    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def _modality_abbreviation(item: Any) -> str:
@@ -125,6 +122,22 @@ class DataDescriptionSettings(_Section):
         return raw
 
 
+class SubjectSettings(_Section):
+    """For calibration uploads (subject_id "calibration"): what the built subject.json describes."""
+
+    calibration_object: dict[str, Any] | None = Field(
+        default=None,
+        description="aind-data-schema CalibrationObject JSON for subject_details; default: an empty one.",
+    )
+
+
+class EnrichmentSettings(_Section):
+    """Filling acquisition.json from the service: animal weights and the ethics review (IACUC) id."""
+
+    enabled: bool = Field(default=True, description="Fill subject_details weights and ethics_review_id.")
+    replace_existing: bool = Field(default=False, description="Replace values the acquisition already has.")
+
+
 class InstrumentSettings(_Section):
     """Which instrument record to take from the metadata service."""
 
@@ -133,7 +146,7 @@ class InstrumentSettings(_Section):
     )
 
 
-class Settings(_Section):
+class JobSettings(_Section):
     """Every setting of one run. Defaults are the lowest layer of `sources.compose_settings`."""
 
     metadata_dir: str | None = Field(
@@ -158,6 +171,15 @@ class Settings(_Section):
     )
     instrument_settings: InstrumentSettings = Field(
         default_factory=InstrumentSettings, description="Instrument to fetch from the metadata service."
+    )
+    subject_settings: SubjectSettings | None = Field(
+        default=None, description="Calibration uploads: the calibration object the subject describes."
+    )
+    enrichment_settings: EnrichmentSettings = Field(
+        default_factory=EnrichmentSettings, description="Filling acquisition.json from the service."
+    )
+    raise_if_mapper_errors: bool = Field(
+        default=True, description="Fail when a rig mapper (e.g. fip.json) cannot run (the reference's default)."
     )
     offline: bool = Field(default=False, description="Never call the metadata service; use the folder and settings.")
     metadata_service_url: str = Field(default=DEFAULT_SERVICE_URL, description="Base URL of aind-metadata-service.")
@@ -239,6 +261,24 @@ class Settings(_Section):
             raise ValueError(f"{value!r} is not a local path; the report is always written into output_dir too")
         return value
 
+    @field_validator("instrument_settings", "enrichment_settings", "data_description_settings", mode="before")
+    @classmethod
+    def _null_section(cls, value: Any) -> Any:
+        return {} if value is None else value  # the reference's JSON may say null for an optional section
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> JobSettings:
+        """A settings JSON file, checked as the CLI checks one (strict JSON, unknown keys with a did-you-mean).
+
+        Raises UsageError naming the file and the field. Reads no environment.
+        """
+        from gather_job.settings.layers import Layer, SettingsInput, compose_settings, parse_json_object, read_file
+
+        name = f"settings file {path}"
+        data = parse_json_object(read_file(Path(path), "settings file", "Check the path."), name)
+        settings, _ = compose_settings(SettingsInput(file=Layer(name, data)))
+        return settings
+
     @property
     def source_dir(self) -> str | None:
         """The folder the inputs are read from (the reference defaults it to output_dir)."""
@@ -249,7 +289,7 @@ def known_keys(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:
     """Field names of a settings section, mapped to their nested section type (or None)."""
     keys: dict[str, type[BaseModel] | None] = {}
     for name, info in model.model_fields.items():
-        annotation = info.annotation
-        nested = annotation if isinstance(annotation, type) and issubclass(annotation, _Section) else None
-        keys[name] = nested
+        candidates = [info.annotation, *get_args(info.annotation)]  # a section, or an optional one
+        sections = [c for c in candidates if isinstance(c, type) and issubclass(c, _Section)]
+        keys[name] = sections[0] if sections else None
     return keys

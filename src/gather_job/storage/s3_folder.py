@@ -13,8 +13,8 @@ from typing import Any
 
 from gather_job import aws
 from gather_job.errors import UsageError
-from gather_job.folder import MAX_BYTES, InputProblem
-from gather_job.s3uri import S3Uri
+from gather_job.storage.folder import MAX_BYTES, InputProblem
+from gather_job.storage.s3uri import S3Uri
 
 
 @dataclass

@@ -1,13 +1,14 @@
 """The one place where settings sources are composed.
 
-Precedence, lowest to highest (DESIGN.md section 3):
+Precedence, lowest to highest (docs/design.md §3):
 
     defaults < job_type job_settings < settings file < --job-settings JSON < GATHER_* environment < CLI flags
 
 The job_type layer is a stored preset (`job_types.py`), chosen by the layers above it.
 
 Nested objects merge key by key (pydantic-settings' deep update); lists and scalars are replaced
-whole. Only this module reads the environment, and only variables with the GATHER_ prefix.
+whole. Only this module reads the environment, and only variables with the GATHER_ prefix, from a
+mapping it is given (the CLI's entrypoint passes os.environ). The result is a plain `JobSettings`.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from gather_job import strict_json
 from gather_job.errors import UsageError
-from gather_job.findings import Finding, Severity
-from gather_job.settings import REFERENCE_ONLY_KEYS, Settings, did_you_mean, known_keys
+from gather_job.findings import Finding
+from gather_job.settings.model import JobSettings, known_keys
+from gather_job.suggest import did_you_mean
 
 ENV_PREFIX = "GATHER_"
 
@@ -81,7 +84,7 @@ class _EnvSource(EnvSettingsSource):
 _ACTIVE: ContextVar[SettingsInput] = ContextVar("gather_job_settings_input")
 
 
-class _LayeredSettings(BaseSettings, Settings):
+class _LayeredSettings(BaseSettings, JobSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", coerce_numbers_to_str=True
     )
@@ -117,45 +120,34 @@ def read_file(path: Path, what: str, hint: str) -> bytes:
 
 
 def parse_json_object(text: str | bytes, source: str) -> dict[str, Any]:
-    """Strict JSON for settings: an object, no duplicate keys, no NaN/Infinity."""
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in seen:
-                raise UsageError(f"{source} has the key '{key}' twice.", hint="Keep one of them.")
-            seen[key] = value
-        return seen
-
-    def no_constant(name: str) -> float:
-        raise UsageError(f"{source} contains {name}, which is not JSON.", hint="Use a number or null.")
-
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{source} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
-    try:
-        value = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constant)
-    except json.JSONDecodeError as exc:
+    """Strict JSON for settings (`strict_json`); the first problem is a UsageError naming `source`."""
+    value, problems = strict_json.decode(text)
+    if not problems:
+        return value  # type: ignore[no-any-return]
+    problem = problems[0]
+    if problem.kind == "duplicate_key":
+        raise UsageError(f"{source} has the key '{problem.values[0]}' twice.", hint="Keep one of them.")
+    if problem.kind == "non_finite":
+        raise UsageError(f"{source} contains {problem.values[0]}, which is not JSON.", hint="Use a number or null.")
+    if problem.kind == "syntax":
         raise UsageError(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+            f"{source} {problem.text}.",
             hint="Check quotes, commas and braces there (a shell may have eaten the quotes of --job-settings).",
-        ) from exc
-    except RecursionError as exc:
-        raise UsageError(f"{source} is nested too deeply to be settings.") from exc
-    if not isinstance(value, dict):
+        )
+    if problem.kind == "too_deep":
+        raise UsageError(f"{source} is nested too deeply to be settings.")
+    if problem.kind == "not_object":
         raise UsageError(
-            f"{source} must be a JSON object ({{...}}), not {type(value).__name__}.",
+            f"{source} must be a JSON object ({{...}}), not {problem.text}.",
             hint='For example {"output_dir": "out", "subject_id": "123456"}.',
         )
-    return value
+    raise UsageError(f"{source} {problem.text}.", hint='Give one JSON object, e.g. {"output_dir": "out"}.')
 
 
 def _check_keys(
     data: Mapping[str, Any], model: type[BaseModel], layer: str, path: str, notes: list[Finding]
 ) -> dict[str, Any]:
-    """Refuse unknown keys with a did-you-mean; drop the reference's unimplemented keys with a warning."""
+    """Refuse unknown keys with a did-you-mean."""
     keys = known_keys(model)
     kept: dict[str, Any] = {}
     for key, value in data.items():
@@ -166,16 +158,6 @@ def _check_keys(
                 _check_keys(value, nested, layer, f"{where}.", notes)
                 if nested is not None and isinstance(value, Mapping)
                 else value
-            )
-        elif not path and key in REFERENCE_ONLY_KEYS:
-            notes.append(
-                Finding(
-                    "gather.settings.ignored_key",
-                    Severity.warning,
-                    f"'{key}' in {layer} has no effect: {REFERENCE_ONLY_KEYS[key]}.",
-                    location=where,
-                    hint=f"Remove '{key}' from {layer} to silence this warning.",
-                )
             )
         else:
             suggestion = did_you_mean(key, set(keys))
@@ -219,10 +201,10 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"'{loc}' = {shown}: {message}" if error["type"] != "missing" else f"'{loc}' is required"
 
 
-Presets = Callable[[Settings], "tuple[Layer, list[Finding]] | None"]
+Presets = Callable[[JobSettings], "tuple[Layer, list[Finding]] | None"]
 
 
-def compose_settings(given: SettingsInput, presets: Presets | None = None) -> tuple[Settings, list[Finding]]:
+def compose_settings(given: SettingsInput, presets: Presets | None = None) -> tuple[JobSettings, list[Finding]]:
     """Build the run's settings from all layers; raise UsageError naming the field and its source.
 
     `presets` (see `job_types.for_settings`) fills the job_type layer: it is called with the settings
@@ -240,18 +222,18 @@ def compose_settings(given: SettingsInput, presets: Presets | None = None) -> tu
     return settings, [*preset_notes, *notes]
 
 
-def _compose(given: SettingsInput) -> tuple[Settings, list[Finding]]:
+def _compose(given: SettingsInput) -> tuple[JobSettings, list[Finding]]:
     notes: list[Finding] = []
     checked = SettingsInput(
         job_type=_checked(given.job_type, notes),
         file=_checked(given.file, notes),
         inline=_checked(given.inline, notes),
         environ=given.environ,
-        flags=_check_keys(given.flags, Settings, "command-line flags", "", notes),
+        flags=_check_keys(given.flags, JobSettings, "command-line flags", "", notes),
     )
     token = _ACTIVE.set(checked)
     try:
-        settings = _LayeredSettings(**checked.flags)
+        layered = _LayeredSettings(**checked.flags)
     except ValidationError as exc:
         env_data = _EnvSource(_LayeredSettings, given.environ)()
         errors = exc.errors(include_url=False)
@@ -267,6 +249,8 @@ def _compose(given: SettingsInput) -> tuple[Settings, list[Finding]]:
         raise UsageError(f"Invalid setting: {exc}") from exc
     finally:
         _ACTIVE.reset(token)
+    # a plain JobSettings (validated just now), keeping which fields the layers set
+    settings = JobSettings.model_construct(_fields_set=layered.model_fields_set, **dict(layered))
     return settings, notes
 
 
@@ -276,7 +260,7 @@ def _checked(layer: Layer | None, notes: list[Finding]) -> Layer | None:
     if not isinstance(layer.data, Mapping):
         raise UsageError(f"{layer.name} must be a JSON object, not {type(layer.data).__name__}.")
     _reject_non_finite(layer.data, layer.name)
-    return Layer(layer.name, _check_keys(layer.data, Settings, layer.name, "", notes))
+    return Layer(layer.name, _check_keys(layer.data, JobSettings, layer.name, "", notes))
 
 
 def _reject_non_finite(value: Any, source: str) -> None:

@@ -25,8 +25,9 @@ from typing import Any, Protocol
 from gather_job import aws
 from gather_job.errors import UsageError
 from gather_job.findings import Finding, Severity
-from gather_job.settings import Settings, did_you_mean
-from gather_job.sources import Layer, parse_json_object, read_file
+from gather_job.settings.layers import Layer, parse_json_object, read_file
+from gather_job.settings.model import JobSettings
+from gather_job.suggest import did_you_mean
 
 TASK_ID = "gather_preliminary_metadata"
 DEFAULT = "default"
@@ -136,7 +137,7 @@ def job_settings(task: Mapping[str, Any], where: str) -> dict[str, Any]:
     return value
 
 
-def store_for(settings: Settings, clients: aws.Clients | None = None) -> Store:
+def store_for(settings: JobSettings, clients: aws.Clients | None = None) -> Store:
     """The store `job_type_source` names; UsageError when there is none."""
     if not settings.job_type_source:
         wanted = f" for job_type '{settings.job_type}'" if settings.job_type else ""
@@ -147,7 +148,7 @@ def store_for(settings: Settings, clients: aws.Clients | None = None) -> Store:
     return open_store(settings.job_type_source, clients or aws.Clients(settings))
 
 
-def for_settings(settings: Settings, clients: aws.Clients | None = None) -> tuple[Layer, list[Finding]] | None:
+def for_settings(settings: JobSettings, clients: aws.Clients | None = None) -> tuple[Layer, list[Finding]] | None:
     """The job_type layer for a run's (preset-less) settings, for `sources.compose_settings`."""
     if settings.job_type is None or settings.job_type == CUSTOM:
         return None

@@ -81,10 +81,10 @@ def _broken(kind: str, data: Any) -> bool:
     """The oracle: does the file's own model refuse it?"""
     from pydantic import ValidationError
 
-    from gather_job import models
+    from gather_job import schema
 
     try:
-        models.model_class(kind).model_validate(copy.deepcopy(data))
+        schema.model_class(kind).model_validate(copy.deepcopy(data))
     except (ValidationError, ValueError, TypeError, AttributeError, KeyError):
         return True
     return False
@@ -112,9 +112,9 @@ def _data_edits(kind: str, data: dict[str, Any], rng: random.Random) -> Iterator
     leaves = [(p, v) for p, v in _leaves(data) if p and p[-1] != "object_type"]
     for index, (path, value) in enumerate(rng.sample(leaves, min(30, len(leaves)))):
         yield f"wrong-type-{index}", _set(data, path, _wrong(value))
-    from gather_job import models
+    from gather_job import schema
 
-    for name, info in models.model_class(kind).model_fields.items():
+    for name, info in schema.model_class(kind).model_fields.items():
         if info.is_required() and name in data:
             yield f"missing-{name}", {k: v for k, v in data.items() if k != name}
     objects = [p for p, v in _leaves(data) if isinstance(v, dict) and p and len(v) > 1]

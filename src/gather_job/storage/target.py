@@ -1,4 +1,4 @@
-"""What to write, serialised once, the `Target` a run writes to, and writing to a local folder atomically.
+"""The `Target` a run writes to, the `if_exists` decision, and writing to a local folder atomically.
 
 A folder the job owns (absent, or holding only a previous gather's files) is replaced as a whole:
 the new files are written into a temporary folder beside it, which is then swapped in with one
@@ -9,19 +9,22 @@ gather_report.json last, and never has an input file rewritten.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gather_job.errors import OutputRefused, UsageError
-from gather_job.models import CORE_FILES, file_name
-from gather_job.parse import Document
+from gather_job.schema import CORE_FILES, file_name
+from gather_job.storage import atomic, s3uri
+
+if TYPE_CHECKING:
+    from gather_job.aws import Clients
+    from gather_job.settings.model import JobSettings
 
 REPORT_NAME = "gather_report.json"
 OUR_FILES = frozenset({file_name(kind) for kind in CORE_FILES} | {REPORT_NAME})
@@ -29,19 +32,19 @@ STALE_TEMP_S = 3600.0
 Hook = Callable[[str], None]
 
 
-def serialize(doc: Document) -> bytes | None:
-    """Bytes to write for one document: the model as aind-data-schema writes it, else as gathered."""
-    if doc.model is not None:
-        return str(doc.model.model_dump_json(indent=3)).encode("utf-8")
-    if doc.raw is not None and doc.data is not None:
-        return doc.raw  # an invalid file from the folder, passed on byte for byte
-    if doc.data is not None:
-        return json.dumps(doc.data, indent=3, ensure_ascii=False).encode("utf-8")
-    return None
+def open_target(settings: JobSettings, clients: Clients, hook: Hook | None = None) -> Target:
+    """The output: a local folder, or an S3 prefix (boto3 is imported only then)."""
+    if not settings.output_dir:
+        raise UsageError(
+            "output_dir is not set in the settings.",
+            hint="Add output_dir (the folder the gathered files go to) to the settings, or pass --output-dir.",
+        )
+    uri = s3uri.location(settings.output_dir, "output_dir")
+    if uri is None:
+        return LocalTarget(Path(settings.output_dir), settings.if_exists, hook)
+    from gather_job.storage.s3_target import S3Target
 
-
-def checksums(files: Mapping[str, bytes]) -> dict[str, dict[str, object]]:
-    return {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()}
+    return S3Target(uri, clients.s3(), settings.if_exists, hook=hook)
 
 
 def holds_asset(target: Path) -> bool:
@@ -49,15 +52,13 @@ def holds_asset(target: Path) -> bool:
     return (target / REPORT_NAME).is_file()
 
 
-def check_target(target: Path, policy: str) -> bool:
-    """Apply `if_exists` before any work; False means skip (exit 0 without writing)."""
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"output_dir '{target}' is a file, not a folder.", hint="Point output_dir at a folder.")
-    if not holds_asset(target):
+def proceed(holds: bool, policy: str, label: str) -> bool:
+    """The `if_exists` decision, for any target: True to write, False to skip; `error` refuses (exit 5)."""
+    if not holds:
         return True
     if policy == "error":
         raise OutputRefused(
-            f"output_dir '{target}' already holds a gathered asset ({REPORT_NAME} is there) and if_exists is 'error'.",
+            f"output_dir '{label}' already holds a gathered asset ({REPORT_NAME} is there) and if_exists is 'error'.",
             hint="Use another output_dir, remove the old result, or set if_exists to overwrite or skip.",
         )
     return policy != "skip"
@@ -89,7 +90,9 @@ class LocalTarget:
         return str(self.path)
 
     def prepare(self) -> bool:
-        return check_target(self.path, self.policy)
+        if self.path.exists() and not self.path.is_dir():
+            raise UsageError(f"output_dir '{self.path}' is a file, not a folder.", hint="Point output_dir at a folder.")
+        return proceed(holds_asset(self.path), self.policy, str(self.path))
 
     def write(self, files: Mapping[str, bytes], report: bytes, *, inputs: frozenset[str]) -> list[str]:
         return write_local(self.path, files, report, inputs=frozenset(Path(p) for p in inputs), hook=self.hook)
@@ -102,21 +105,6 @@ def _owned(target: Path, inputs: frozenset[Path]) -> bool:
     return all(
         entry.name in OUR_FILES and entry.is_file() and entry.resolve() not in inputs for entry in target.iterdir()
     )
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 _RENAME_EXCHANGE = 2
@@ -192,9 +180,9 @@ def _swap_in(target: Path, files: Mapping[str, bytes], report: bytes, pause: Hoo
     staging.mkdir()
     try:
         for name, data in files.items():
-            _write_synced(staging / name, data)
-        _write_synced(staging / REPORT_NAME, report)
-        _fsync_dir(staging)
+            atomic.write_synced(staging / name, data)
+        atomic.write_synced(staging / REPORT_NAME, report)
+        atomic.fsync_dir(staging)
         pause("swap")
         if not target.exists():
             staging.rename(target)
@@ -205,7 +193,7 @@ def _swap_in(target: Path, files: Mapping[str, bytes], report: bytes, pause: Hoo
             target.rename(old)
             staging.rename(target)
             shutil.rmtree(old)
-        _fsync_dir(target.parent)
+        atomic.fsync_dir(target.parent)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -226,14 +214,7 @@ def _replace_each(
         final = target / name
         if final.resolve() in inputs:
             continue  # an input file of this very folder: never rewritten
-        temporary = target / f".{name}.gather-tmp-{os.urandom(6).hex()}"
-        try:
-            _write_synced(temporary, data)
-            pause(f"replace:{name}")
-            temporary.replace(final)
-        finally:
-            if temporary.exists():
-                temporary.unlink()
+        atomic.replace(final, data, before_rename=functools.partial(pause, f"replace:{name}"))
         written.append(name)
-    _fsync_dir(target)
+    atomic.fsync_dir(target)
     return written

@@ -6,18 +6,16 @@ never exceptions: a broken file must not hide what is wrong with the others.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from gather_job import models
-from gather_job.capture import capture
+from gather_job import schema, strict_json
 from gather_job.findings import Findings
-from gather_job.settings import did_you_mean
+from gather_job.pipeline.documents import Document
+from gather_job.pipeline.library_notices import capture
+from gather_job.suggest import did_you_mean
 
 MAX_ERRORS_PER_FILE = 25
 TYPE_HINTS = (
@@ -35,108 +33,61 @@ TYPE_HINTS = (
 )
 
 
-@dataclass
-class Document:
-    """One input (a file or a service answer) and what became of it."""
-
-    kind: str
-    label: str
-    raw: bytes | None = None
-    data: Any = None
-    model: Any = None
-    origin: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def valid(self) -> bool:
-        return self.model is not None
-
-
-class _Duplicate(Exception):
-    pass
-
-
 def decode_json(label: str, raw: bytes, findings: Findings) -> Any:
-    """Strict JSON: UTF-8, one object, no duplicate keys, no NaN/Infinity. None when unusable."""
-    if not raw.strip():
+    """Strict JSON (`strict_json`): one object, or None with a finding for each problem."""
+    data, problems = strict_json.decode(raw)
+    for problem in problems:
+        _report(label, problem, findings)
+    return data
+
+
+def _report(label: str, problem: strict_json.Problem, findings: Findings) -> None:
+    kind, files = problem.kind, (label,)
+    if kind == "empty":
         findings.error(
-            "gather.file.empty",
-            f"{label} is empty.",
-            files=(label,),
-            hint="Write the JSON document or remove the file.",
+            "gather.file.empty", f"{label} is empty.", files=files, hint="Write the JSON document or remove the file."
         )
-        return None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+    elif kind == "encoding":
         findings.error(
             "gather.file.encoding",
-            f"{label} is not UTF-8 text ({exc.reason} at byte {exc.start}).",
-            files=(label,),
-            location=f"byte {exc.start}",
+            f"{label} {problem.text}.",
+            files=files,
+            location=problem.location,
             hint="Save the file as UTF-8.",
         )
-        return None
-    duplicates: list[str] = []
-    constants: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, value in items:
-            if key in seen:
-                duplicates.append(key)
-            seen[key] = value
-        return seen
-
-    def constant(name: str) -> float:
-        constants.append(name)
-        return float("nan")
-
-    def number(text: str) -> float:
-        value = float(text)
-        if math.isinf(value):
-            constants.append(f"{text[:20]} (too large)")
-        return value
-
-    try:
-        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant, parse_float=number)
-    except json.JSONDecodeError as exc:
+    elif kind == "syntax":
         findings.error(
             "gather.file.invalid_json",
-            f"{label} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
-            files=(label,),
-            location=f"line {exc.lineno} column {exc.colno}",
+            f"{label} {problem.text}.",
+            files=files,
+            location=problem.location,
             hint="The file may be truncated or hand-edited; fix the JSON there.",
         )
-        return None
-    except RecursionError:
-        findings.error("gather.file.too_deep", f"{label} is nested too deeply to be metadata.", files=(label,))
-        return None
-    if duplicates:
+    elif kind == "too_deep":
+        findings.error("gather.file.too_deep", f"{label} is nested too deeply to be metadata.", files=files)
+    elif kind == "duplicate_key":
+        keys = sorted(set(problem.values))
         findings.error(
             "gather.file.duplicate_key",
-            f"{label} repeats the key(s) {sorted(set(duplicates))}; JSON readers silently keep only the last one.",
-            files=(label,),
-            value=sorted(set(duplicates)),
+            f"{label} repeats the key(s) {keys}; JSON readers silently keep only the last one.",
+            files=files,
+            value=keys,
             hint="Keep one value per key.",
         )
-    if constants:
+    elif kind == "non_finite":
         findings.error(
             "gather.file.non_finite_number",
-            f"{label} contains {sorted(set(constants))}, which JSON does not allow.",
-            files=(label,),
+            f"{label} contains {sorted(set(problem.values))}, which JSON does not allow.",
+            files=files,
             hint="Use a finite number or null.",
         )
-    if duplicates or constants:
-        return None
-    if not isinstance(data, dict):
+    else:
         findings.error(
             "gather.file.not_object",
-            f"{label} holds a JSON {type(data).__name__}, not an object.",
-            files=(label,),
+            f"{label} holds a JSON {problem.text}, not an object.",
+            files=files,
             hint="A core metadata file is one JSON object ({...}).",
         )
-        return None
-    return data
 
 
 def json_path(data: Any, loc: Sequence[int | str]) -> str:
@@ -182,19 +133,19 @@ def _hint(error: Mapping[str, Any], key: str) -> str | None:
 
 def validate(kind: str, label: str, data: dict[str, Any], findings: Findings) -> Any:
     """Validate decoded JSON against the core model; return the model or None."""
-    expected = models.object_type(kind)
+    expected = schema.object_type(kind)
     declared = data.get("object_type")
     if declared is not None and declared != expected:
         findings.error(
             "gather.file.wrong_object_type",
-            f"{label} says object_type {declared!r}, but a {models.file_name(kind)} must be {expected!r}.",
+            f"{label} says object_type {declared!r}, but a {schema.file_name(kind)} must be {expected!r}.",
             files=(label,),
             location="object_type",
             value=declared,
             hint=f"Is the file misnamed? Otherwise set object_type to {expected!r}.",
         )
         return None
-    cls = models.model_class(kind)
+    cls = schema.model_class(kind)
     with capture(findings, (label,), f"validating {label}"):
         try:
             return cls.model_validate(data)

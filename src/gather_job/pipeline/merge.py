@@ -1,43 +1,33 @@
-"""Merging several instrument / acquisition / quality_control parts with aind-data-schema's `+`.
+"""Merging several instrument / acquisition / quality_control parts with aind-data-schema's rules.
 
 The library's `+` checks a few key fields and raises, but it only *logs* shared device names (and
 drops the second copy), folds ids pairwise (so three parts give an order-dependent id), and drops
 `manipulations`, `acquisition_start_tz` and the fused streams' `code`. Here the preconditions are
-checked first, per part, as findings with file names; the fold runs in a fixed order (sorted file
-names, the service record last); the merged id is the sorted join of all parts' ids; and what the
-library drops is put back.
+checked first, per part, as findings with file names; the parts are folded in a fixed order (sorted
+file names, the service record last) by `fold.py`, which keeps what the library drops; the merged id
+is the sorted join of all parts' ids. Quality control uses the library's validated `+` (its
+after-validator computes `status`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from functools import reduce
 from typing import Any
 
 from pydantic import ValidationError
 
-from gather_job.capture import capture
 from gather_job.findings import Findings, Severity
-from gather_job.parse import Document
-from gather_job.trusted import construct_merges
-
-Part = tuple[str, Any]  # (label, validated model)
-
-
-def expected_id(ids: Sequence[str | None]) -> str | None:
-    """Merged id as DESIGN.md defines it: distinct ids, sorted, joined by '_'."""
-    present = sorted({i for i in ids if i})
-    return "_".join(present) if present else None
+from gather_job.pipeline import fold
+from gather_job.pipeline.documents import Document, Part
+from gather_job.pipeline.library_notices import capture, logged
 
 
-def _fold(parts: Sequence[Part], findings: Findings, what: str, step: Callable[[Any, Any], Any]) -> Any:
+def _fold(parts: Sequence[Part], findings: Findings, what: str, combine: Callable[[list[Any]], Any]) -> Any:
     labels = tuple(label for label, _ in parts)
-    merged = parts[0][1]
-    trusted = construct_merges() if what in ("instrument", "acquisition") else nullcontext()
-    with capture(findings, labels, f"merging {what}"), trusted:
+    with capture(findings, labels, f"merging {what}"):
         try:
-            for _, model in parts[1:]:
-                merged = step(merged, model)
+            return combine([model for _, model in parts])
         except (ValueError, ValidationError, AttributeError, TypeError) as exc:
             findings.error(
                 "gather.merge.failed",
@@ -46,7 +36,6 @@ def _fold(parts: Sequence[Part], findings: Findings, what: str, step: Callable[[
                 hint="Make the parts agree on the fields named above.",
             )
             return None
-    return merged
 
 
 def _disagreement(parts: Sequence[Part], field: str, findings: Findings, what: str, fix: str) -> bool:
@@ -85,19 +74,19 @@ def merge_instruments(parts: Sequence[Part], findings: Findings) -> Any:
     if broken:
         return None
     _shared_nested_names(parts, findings)
-    merged = _fold(parts, findings, "instrument", lambda a, b: a + b)
+    merged = _fold(parts, findings, "instrument", fold.fold_instruments)
     if merged is None:
         return None
-    want = expected_id([model.instrument_id for _, model in parts])
-    if want and merged.instrument_id != want:
+    ids = [model.instrument_id for _, model in parts]
+    pairwise = fold.pairwise_id(ids)
+    if pairwise != merged.instrument_id:
         findings.info(
             "gather.merge.instrument_id_reordered",
-            f"aind-data-schema's pairwise merge gave instrument_id {merged.instrument_id!r}; "
-            f"the job uses the sorted join {want!r}.",
+            f"aind-data-schema's pairwise merge gave instrument_id {pairwise!r}; "
+            f"the job uses the sorted join {merged.instrument_id!r}.",
             files=tuple(label for label, _ in parts),
             location="instrument_id",
         )
-        merged.instrument_id = want
     return merged
 
 
@@ -145,7 +134,7 @@ def _shared_devices(parts: Sequence[Part], findings: Findings) -> bool:
 
 
 def _shared_nested_names(parts: Sequence[Part], findings: Findings) -> None:
-    """What the merged instrument's own duplicate-name check would log (it is not re-run, see trusted.py)."""
+    """What the merged instrument's own duplicate-name check would log (fold.py does not re-validate the union)."""
     top: dict[str, int] = {}
     for _, model in parts:
         for device in model.components:
@@ -167,7 +156,7 @@ def _shared_nested_names(parts: Sequence[Part], findings: Findings) -> None:
 
 
 def merge_acquisitions(parts: Sequence[Part], findings: Findings) -> Any:
-    """Fold acquisition parts, then restore what `Acquisition.__add__` drops."""
+    """Fold acquisition parts, keeping what `Acquisition.__add__` drops; None when a precondition fails."""
     if len(parts) == 1:
         return parts[0][1]
     broken = False
@@ -200,66 +189,41 @@ def merge_acquisitions(parts: Sequence[Part], findings: Findings) -> Any:
         )
     if broken:
         return None
-    merged = _fold(parts, findings, "acquisition", _add_acquisitions)
+    labels = tuple(label for label, _ in parts)
+    merged = _fold(
+        parts, findings, "acquisition", lambda models: fold.fold_acquisitions(models, warn=_warner(findings, labels))
+    )
     if merged is None:
         return None
-    _restore_acquisition(parts, merged, findings)
+    _report_kept(parts, merged, findings)
     return merged
 
 
-def _stream_groups(streams: Sequence[Any]) -> list[list[Any]]:
-    """The library's fusion groups (Acquisition._merge_data_streams), recomputed to recover `code`."""
-    from aind_data_schema.core.acquisition import DataStream
-
-    groups: list[list[Any]] = []
-    visited: set[int] = set()
-    for i, head in enumerate(streams):
-        if i in visited:
-            continue
-        group = [head]
-        visited.add(i)
-        for j in range(i + 1, len(streams)):
-            if j not in visited and DataStream.overlapping(head, streams[j], overlap_s=120):
-                group.append(streams[j])
-                visited.add(j)
-        groups.append(group)
-    return groups
+def _warner(findings: Findings, labels: tuple[str, ...]) -> fold.Warn:
+    """What the library would have logged while merging, as the finding its log record would give."""
+    return lambda message: logged(findings, labels, "merging acquisition", message)
 
 
-def _add_acquisitions(left: Any, right: Any) -> Any:
-    from aind_data_schema.core.acquisition import DataStream
+def _report_kept(parts: Sequence[Part], merged: Any, findings: Findings) -> None:
+    """Say what the fold kept that the library's `+` would have dropped or changed (fold.DIFFERENCES)."""
+    from aind_data_schema.utils.validators import extract_timezone_from_datetime
 
-    regular = [s for s in [*left.data_streams, *right.data_streams] if isinstance(s, DataStream)]
-    merged = left + right
-    for index, group in enumerate(_stream_groups(regular)):
-        codes = [code for stream in group for code in (stream.code or [])]
-        unique = [c for i, c in enumerate(codes) if c not in codes[:i]]
-        if len(group) > 1 and unique:
-            merged.data_streams[index].code = unique
-    return merged
-
-
-def _restore_acquisition(parts: Sequence[Part], merged: Any, findings: Findings) -> None:
-    restored: list[str] = []
-    manipulations = [m for _, model in parts for m in model.manipulations]
-    if manipulations and not merged.manipulations:
-        merged.manipulations = manipulations
-        restored.append(f"{len(manipulations)} manipulation(s)")
-    codes = sum(1 for s in merged.data_streams if getattr(s, "code", None))
+    kept: list[str] = []
+    manipulations = sum(len(model.manipulations) for _, model in parts)
+    if manipulations:
+        kept.append(f"{manipulations} manipulation(s)")
+    originals = {id(stream) for _, model in parts for stream in model.data_streams}
+    codes = sum(1 for s in merged.data_streams if id(s) not in originals and getattr(s, "code", None))
     if codes:
-        restored.append(f"the code of {codes} fused data stream(s)")
-    earliest = min(parts, key=lambda part: part[1].acquisition_start_time)[1]
-    if earliest.acquisition_start_tz is not None and merged.acquisition_start_tz != earliest.acquisition_start_tz:
-        merged.acquisition_start_tz = earliest.acquisition_start_tz
-        restored.append(f"acquisition_start_tz {earliest.acquisition_start_tz!r}")
-    want = expected_id([model.instrument_id for _, model in parts])
-    if want and merged.instrument_id != want:
-        merged.instrument_id = want
-        restored.append(f"instrument_id as the sorted join {want!r}")
-    if restored:
+        kept.append(f"the code of {codes} fused data stream(s)")
+    if merged.acquisition_start_tz != extract_timezone_from_datetime(merged.acquisition_start_time):
+        kept.append(f"acquisition_start_tz {merged.acquisition_start_tz!r}")
+    if fold.pairwise_id([model.instrument_id for _, model in parts]) != merged.instrument_id:
+        kept.append(f"instrument_id as the sorted join {merged.instrument_id!r}")
+    if kept:
         findings.info(
             "gather.merge.restored",
-            "Kept what aind-data-schema's acquisition merge drops: " + ", ".join(restored) + ".",
+            "Kept what aind-data-schema's acquisition merge drops: " + ", ".join(kept) + ".",
             files=tuple(label for label, _ in parts),
         )
 
@@ -267,7 +231,7 @@ def _restore_acquisition(parts: Sequence[Part], merged: Any, findings: Findings)
 def merge_quality_control(parts: Sequence[Part], findings: Findings) -> Any:
     if len(parts) == 1:
         return parts[0][1]
-    merged = _fold(parts, findings, "quality_control", lambda a, b: a + b)
+    merged = _fold(parts, findings, "quality_control", lambda models: reduce(lambda a, b: a + b, models))
     if merged is not None:
         merged.allow_tag_failures = sorted(merged.allow_tag_failures, key=str)  # the library uses a set
     return merged

@@ -8,17 +8,12 @@ existing names and the file each of those lives in. Names are looked up in sets 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from gather_job.findings import Findings, Severity
-
-Part = tuple[str, Any]
-
-
-def closest(name: str, names: Sequence[str] | set[str] | Mapping[str, Any]) -> list[str]:
-    return difflib.get_close_matches(name, sorted(set(names)), n=3, cutoff=0.5)
+from gather_job.pipeline.documents import Part
+from gather_job.suggest import closest
 
 
 def _owners(parts: Sequence[Part]) -> dict[str, str]:
