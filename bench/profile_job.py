@@ -58,23 +58,26 @@ def _patch(owner: Any, name: str, key: str | Callable[..., str]) -> None:
 
 def instrument_job() -> None:
     """Wrap the job's stages and the library's entry points (after the models are imported)."""
-    from gather_job import cli, commands, report
-    from gather_job.pipeline import cross_checks, data_description, load, merge
+    from gather_job import job, render, report
+    from gather_job.pipeline import cross_checks, data_description, devices, fold, load, merge
     from gather_job.storage import target
 
     _patch(load, "decode_json", lambda label, raw, findings: f"job: decode_json {label}")
     _patch(load, "validate", lambda kind, label, data, findings: f"job: load.validate {label}")
     _patch(merge, "merge", lambda kind, docs, findings: f"job: merge.merge {kind}")
-    for name in ("check_devices", "check_metadata", "check_subject_ids", "check_start_time", "check_modalities"):
+    _patch(fold, "fold_instruments", "job: fold.fold_instruments")
+    _patch(fold, "fold_acquisitions", "job: fold.fold_acquisitions")
+    for name in ("check_metadata", "check_subject_ids", "check_start_time", "check_modalities"):
         _patch(cross_checks, name, f"job: cross_checks.{name}")
+    _patch(devices, "check_devices", "job: devices.check_devices")
     _patch(data_description, "build", "job: data_description.build")
-    _patch(target, "serialize", lambda doc: f"job: target.serialize {doc.kind}")
-    _patch(target, "checksums", "job: target.checksums")
+    _patch(job, "serialize", lambda doc: f"job: job.serialize {doc.kind}")
+    _patch(job, "checksums", "job: job.checksums")
     _patch(target, "write_local", "job: target.write_local")
     _patch(report, "build_report", "job: report.build_report")
     _patch(report, "dumps", "job: report.dumps")
-    _patch(commands, "_report", "job: commands._report (settings dump, sources, findings)")
-    _patch(cli, "_summary", "job: cli._summary (stderr rendering)")
+    _patch(job, "_report", "job: job._report (settings dump, sources, findings)")
+    _patch(render, "summary", "job: render.summary (stderr rendering)")
 
     import aind_data_schema.base as base
     from aind_data_schema.core import instrument as instrument_module
@@ -99,7 +102,6 @@ def instrument_job() -> None:
     for cls in (Instrument, Acquisition, Subject, Procedures, DataDescription, Metadata):
         _count_validations(cls)
     for cls in (Instrument, Acquisition):
-        _patch(cls, "__add__", f"lib: {cls.__name__}.__add__ (includes re-validating the result)")
         _patch(cls, "model_dump_json", f"lib: {cls.__name__}.model_dump_json")
     _patch(Instrument, "get_component_names", "lib: Instrument.get_component_names")
 

@@ -83,7 +83,7 @@ def base_settings(folder: Path, output: Path, service_url: str | None) -> dict[s
 
 
 def pipeline_settings(folder: Path, output: Path, service_url: str) -> dict[str, Any]:
-    """Settings as the transfer pipeline rewrites them (DESIGN.md section 1): a naive wall-clock
+    """Settings as the transfer pipeline rewrites them (docs/design.md §1): a naive wall-clock
     start, modalities as {name, abbreviation} objects, the service URL, a staging output_dir."""
     settings = base_settings(folder, output, service_url)
     settings["acquisition_start_time"] = "2024-03-05T14:20:00"
@@ -148,5 +148,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "suite with a bounded sample of the random-moment kills).\n"
         "Every row is a fault injected through real servers on 127.0.0.1 (the fake metadata service, a moto "
         "server, a TCP proxy) or a broken input derived from the valid fixtures; 'as specified' means every run "
-        "ended with the exit code, messages and files DESIGN.md asks for.\n\n" + reliability.table() + "\n"
+        "ended with the exit code, messages and files docs/design.md asks for.\n\n" + reliability.table() + "\n"
     )

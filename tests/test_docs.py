@@ -8,7 +8,7 @@ from pathlib import Path
 from gather_job.settings.model import JobSettings
 
 README = Path("README.md").read_text()
-SOURCES = "\n".join(p.read_text() for p in Path("src/gather_job").glob("*.py"))
+SOURCES = "\n".join(p.read_text() for p in Path("src/gather_job").rglob("*.py"))
 DYNAMIC = [
     "gather.merge.instrument_mismatch",
     "gather.merge.acquisition_mismatch",

@@ -1,4 +1,4 @@
-"""Faults survived and bad input refused, through the whole job (DESIGN.md sections 2, 8, 10).
+"""Faults survived and bad input refused, through the whole job (docs/design.md §2, §8, §10).
 
 Each test records its outcome for docs/reliability.md (see tests/support/reliability.py).
 """

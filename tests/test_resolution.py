@@ -1,4 +1,4 @@
-"""Every row of DESIGN.md section 5's table, through a real run."""
+"""Every row of the table in docs/design.md §5, through a real run."""
 
 from __future__ import annotations
 

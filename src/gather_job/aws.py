@@ -5,7 +5,7 @@ boto3 is imported only when a client is first needed, so local runs never pay fo
 what they leave unset comes from boto3's own chain (AWS_* variables, ~/.aws, instance roles), so
 AWS_PROFILE, AWS_ENDPOINT_URL and credentials work unchanged. Retries use botocore's standard mode.
 
-Translation (DESIGN.md section 2): what the operator must fix (no bucket, access denied, bad or
+Translation (docs/design.md §2): what the operator must fix (no bucket, access denied, bad or
 missing credentials, unknown profile, no region) is a UsageError (exit 2); what may pass (no
 connection, throttling, 5xx after the retries) is a ServiceError (exit 4); a conditional write that
 lost is OutputRefused (exit 5). A missing key or parameter is `NotFound`, for the caller to decide.

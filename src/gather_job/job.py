@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from gather_job import __version__, report, schema
 from gather_job.errors import ExitCode, InvalidMetadata, UsageError
@@ -31,6 +31,9 @@ from gather_job.settings.model import JobSettings
 from gather_job.storage import atomic
 from gather_job.storage.folder import open_folder
 from gather_job.storage.target import REPORT_NAME, Hook, open_target
+
+if TYPE_CHECKING:
+    from gather_job.aws import Clients
 
 Status = Literal["written", "invalid", "skipped", "checked"]
 
@@ -124,7 +127,7 @@ class GatherMetadataJob:
         job_settings: JobSettings,
         *,
         notes: Sequence[Finding] = (),
-        clients: Any = None,
+        clients: Clients | None = None,
         progress: Progress | None = None,
         write_hook: Hook | None = None,
     ) -> None:
@@ -149,7 +152,7 @@ class GatherMetadataJob:
             progress=self.progress,
         )
 
-    def _clients_for_use(self) -> Any:
+    def _clients_for_use(self) -> Clients:
         if self._clients is None:
             from gather_job.aws import Clients
 

@@ -1,4 +1,4 @@
-"""Client for aind-metadata-service's v2 API (DESIGN.md section 8).
+"""Client for aind-metadata-service's v2 API (docs/design.md §8).
 
 One pooled `requests.Session`; path parts percent-encoded (dots too, so '..' cannot climb); any path
 prefix of the base URL kept; retries only for connection errors, timeouts, 429 and 5xx, with

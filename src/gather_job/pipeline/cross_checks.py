@@ -1,4 +1,4 @@
-"""Checks across files (DESIGN.md section 7, checks 4-6), each producing findings.
+"""Checks across files (docs/design.md §7, checks 4-6), each producing findings.
 
 Device checks (check 3) live in `devices.py`. Metadata's own validators are run one by one on a
 `model_construct`ed Metadata, so a failing one cannot hide the rest and none runs twice; the ones

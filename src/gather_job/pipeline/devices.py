@@ -1,4 +1,4 @@
-"""Do the devices an acquisition names exist? (DESIGN.md section 7, check 3.)
+"""Do the devices an acquisition names exist? (docs/design.md §7, check 3.)
 
 This replaces both `InstrumentAcquisitionCompatibility` and Metadata's three device validators:
 the same ground (tests/test_device_checks.py pins the same verdict on every fixture), but every

@@ -1,4 +1,4 @@
-"""Which input file provides each core file (DESIGN.md section 5), decided from names alone.
+"""Which input file provides each core file (docs/design.md §5), decided from names alone.
 
 Pure: takes the folder's entry names, returns a plan. Nothing here reads a file or a service.
 """

@@ -1,4 +1,4 @@
-"""What the metadata service's answers mean for the asset (DESIGN.md section 8).
+"""What the metadata service's answers mean for the asset (docs/design.md §8).
 
 The client (`service.py`) only knows HTTP; here a 404 becomes "no such subject", a 406 "the project
 has subprojects", a 400 instrument list the newest exact-id record. Each becomes a Document to

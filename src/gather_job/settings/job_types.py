@@ -1,4 +1,4 @@
-"""job_type presets (DESIGN.md section 4): the gather task's `job_settings`, from a JSON file or SSM.
+"""job_type presets (docs/design.md §4): the gather task's `job_settings`, from a JSON file or SSM.
 
 A store holds, per job_type, Tasks (`{"skip_task", "image", ..., "job_settings", ...}`); the job
 uses only the `gather_preliminary_metadata` task's `job_settings` and ignores the other fields.

@@ -1,0 +1,131 @@
+"""The Python API: `GatherMetadataJob(JobSettings(...)).run_job()` is `gather-job run`, in-process.
+
+Outcomes and outputs are the CLI's byte for byte; InvalidMetadata carries the outcome after the
+report is written; jobs run one after another in one process give what separate processes give.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gather_job import ExitCode, GatherMetadataJob, InvalidMetadata, JobSettings, Outcome, ServiceError, UsageError
+from gather_job.cli import main
+from tests.conftest import base_settings
+from tests.support.fake_service import FakeMetadataService
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    report = json.loads((folder / "gather_report.json").read_text())
+    for volatile in ("finished_at", "timings_s"):
+        report.pop(volatile)
+    report["settings"].pop("output_dir")
+    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "gather_report.json"}
+    return {**files, "report": json.dumps(report, sort_keys=True).encode()}
+
+
+def _settings(folder: Path, output: Path, service_url: str | None, **extra: Any) -> dict[str, Any]:
+    return {**base_settings(folder, output, service_url), **extra}
+
+
+def test_run_job_is_the_run_command(asset: Any, service: FakeMetadataService, tmp_path: Path) -> None:
+    folder = asset(with_subject=True)
+    values = _settings(folder, tmp_path / "api", service.url)
+    outcome = GatherMetadataJob(JobSettings(**values)).run_job()
+    assert isinstance(outcome, Outcome)
+    assert outcome.status == "written" and outcome.exit_code is ExitCode.OK
+    assert sorted(outcome.files) == sorted(p.name for p in (tmp_path / "api").iterdir())
+    for name, entry in outcome.files.items():
+        assert len((tmp_path / "api" / name).read_bytes()) == entry["bytes"]
+    assert outcome.report["status"] == "written" and outcome.findings.count(outcome.findings.items[0].severity) >= 0
+    values["output_dir"] = str(tmp_path / "cli")
+    assert main(["run", "--job-settings", json.dumps(values)], environ={}) == 0
+    assert _files(tmp_path / "api") == _files(tmp_path / "cli")
+
+
+def test_invalid_metadata_raises_after_the_report(asset: Any, tmp_path: Path) -> None:
+    values = _settings(asset("unknown_active_device"), tmp_path / "out", None)
+    with pytest.raises(InvalidMetadata) as caught:
+        GatherMetadataJob(JobSettings(**values)).run_job()
+    outcome = caught.value.outcome
+    assert caught.value.exit_code == ExitCode.INVALID == 3
+    assert outcome.status == "invalid" and outcome.findings.has_errors
+    assert sorted(outcome.files) == ["gather_report.json"]
+    assert json.loads((tmp_path / "out" / "gather_report.json").read_text())["status"] == "invalid"
+    assert "gather.compat.unknown_active_device" in {f.id for f in outcome.findings}
+
+
+def test_without_raise_if_invalid_the_outcome_says_it(asset: Any, tmp_path: Path) -> None:
+    values = _settings(asset("unknown_active_device"), tmp_path / "out", None, raise_if_invalid=False)
+    outcome = GatherMetadataJob(JobSettings(**values)).run_job()
+    assert outcome.exit_code == 0 and outcome.findings.has_errors and "acquisition.json" in outcome.files
+
+
+def test_check_writes_nothing(asset: Any, tmp_path: Path) -> None:
+    folder = asset("mismatched_instrument_id")
+    outcome = GatherMetadataJob(JobSettings(**_settings(folder, tmp_path / "out", None))).check()
+    assert outcome.status == "checked" and outcome.exit_code == ExitCode.INVALID and outcome.files == {}
+    assert not (tmp_path / "out").exists()
+
+
+def test_failures_raise_the_typed_exceptions(asset: Any, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="output_dir is not set"):
+        GatherMetadataJob(JobSettings(metadata_dir=str(asset()))).run_job()
+    dead = _settings(asset(), tmp_path / "out", "http://127.0.0.1:9", service_retries=0, service_total_timeout_s=2)
+    with pytest.raises(ServiceError):
+        GatherMetadataJob(JobSettings(**dead)).run_job()
+    with pytest.raises(TypeError):
+        GatherMetadataJob({"output_dir": "x"}).run_job()  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_jobs_in_one_process_give_what_separate_processes_give(
+    asset: Any, service: FakeMetadataService, tmp_path: Path
+) -> None:
+    """Valid, invalid, offline and online jobs in a row, then the same as subprocesses."""
+    cases = [
+        (asset(with_subject=True), service.url, {}),
+        (asset("shared_device"), None, {"raise_if_invalid": False}),
+        (asset("three_instruments"), service.url, {}),
+        (asset("mismatched_instrument_id"), None, {"raise_if_invalid": False}),
+        (asset(with_subject=True, with_procedures=True), None, {}),
+    ]
+    for i, (folder, url, extra) in enumerate(cases):
+        GatherMetadataJob(JobSettings(**_settings(folder, tmp_path / f"in-{i}", url, **extra))).run_job()
+    environment = {"PATH": os.environ["PATH"]}
+    for i, (folder, url, extra) in enumerate(cases):
+        values = json.dumps(_settings(folder, tmp_path / f"apart-{i}", url, **extra))
+        done = subprocess.run(
+            [sys.executable, "-m", "gather_job", "--job-settings", values],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert _files(tmp_path / f"in-{i}") == _files(tmp_path / f"apart-{i}"), f"case {i}"
+
+
+def test_the_readme_example_runs(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Python API") :]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert code is not None
+    for name in ("job_settings.example.json", "examples"):
+        source = ROOT / name
+        (tmp_path / name).symlink_to(source, target_is_directory=source.is_dir())
+    done = subprocess.run(
+        [sys.executable, "-c", code.group(1)], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "written 0" in done.stdout
+    assert (tmp_path / "output" / "data_description.json").is_file()
