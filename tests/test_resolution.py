@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from gather_job.pipeline.plan import plan_files
 from tests.fixtures import assets
 from tests.support.fake_service import FakeMetadataService
@@ -43,14 +45,33 @@ def test_second_column_subject_procedures_from_service_and_data_description_buil
     assert service.count("/api/v2/funding/Test project") == 1
 
 
-def test_first_column_exact_files_are_used_and_the_service_not_asked(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
-    folder = asset(with_subject=True, with_procedures=True, with_data_description=True)
+def test_first_column_exact_files_are_used_and_procedures_joined_with_the_service(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    folder = asset(with_subject=True, with_user_procedures=True, with_data_description=True)
     run = gather(folder, service_url=service.url)
     assert run.code == 0, run.err
     sources = run.report()["sources"]
-    for name in ("subject.json", "procedures.json", "data_description.json"):
+    for name in ("subject.json", "data_description.json"):
         assert sources[name] == {"from": "file", "file": name}
-    assert service.count() == 0
+    assert sources["procedures.json"]["from"] == "merged" and sources["procedures.json"]["parts"] == ["procedures.json"]
+    assert sources["procedures.json"]["service"][0].endswith(f"/api/v2/procedures/{assets.SUBJECT_ID}")
+    kinds = [p["object_type"] for p in run.file("procedures.json")["subject_procedures"]]
+    assert kinds == ["Water restriction", "Surgery"]  # the folder's first, as the reference joins them
+    assert service.count(f"/api/v2/subject/{assets.SUBJECT_ID}") == 0
+    assert service.count(f"/api/v2/procedures/{assets.SUBJECT_ID}") == 1
+    assert service.count("/api/v2/funding/Test project") == 0
+
+
+@pytest.mark.parametrize(("raise_if_invalid", "code"), [(True, 3), (False, 0)])
+def test_procedures_the_service_already_has_are_refused(gather, asset, service, raise_if_invalid, code) -> None:  # type: ignore[no-untyped-def]
+    folder = asset(with_subject=True, with_procedures=True)  # the service's surgery, copied into the folder
+    run = gather(folder, service_url=service.url, raise_if_invalid=raise_if_invalid)
+    assert run.code == code, run.err
+    duplicate = [f for f in run.report()["findings"] if f["id"] == "gather.procedures.duplicate"]
+    assert duplicate and duplicate[0]["severity"] == ("error" if raise_if_invalid else "warning")
+    assert "Surgery of 2024-02-01" in duplicate[0]["message"] and duplicate[0]["location"] == "subject_procedures[0]"
+    if not raise_if_invalid:
+        assert run.report()["sources"]["procedures.json"] == {"from": "file", "file": "procedures.json"}
+        assert (run.output / "procedures.json").read_bytes() == (folder / "procedures.json").read_bytes()
 
 
 def test_exact_instrument_and_acquisition_win_over_parts(gather, asset, service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -29,7 +29,8 @@ EXAMPLES = {
     "check": "gather-job check path/to/asset/metadata --settings-file job_settings.json\n"
     "  gather-job check s3://bucket/asset/ --offline --json",
     "job-types": "gather-job job-types list --job-type-source ssm:/aind/job_types\n"
-    "  gather-job job-types show ecephys --job-type-source job_types.json --settings-file job_settings.json",
+    "  gather-job job-types show ecephys --job-type-source job_types.json --settings-file job_settings.json\n"
+    '  gather-job job-types template --job-settings \'{"data_description_settings": {"group": "ephys"}}\'',
 }
 
 
@@ -127,19 +128,33 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the findings as JSON Lines on stdout")
     job_types = commands.add_parser(
         "job-types",
-        help="list the job_types an operator has stored, or show one merged with a settings file",
+        help="list or show the job_types an operator has stored, or print the gather task to store",
         description="See the job_type presets (the gather_preliminary_metadata task's job_settings).",
         epilog="example:\n  " + EXAMPLES["job-types"],
         formatter_class=_Help,
     )
-    verbs = job_types.add_subparsers(dest="verb", metavar="{list,show}", required=True)
+    verbs = job_types.add_subparsers(dest="verb", metavar="{list,show,template}", required=True)
     listing = verbs.add_parser("list", help="every job_type and whether it has a gather task")
     show = verbs.add_parser("show", help="a job_type's stored job_settings (and merged with --settings-file)")
     show.add_argument("name", help="the job_type")
     for verb in (listing, show):
         _add_job_type_source(verb)
         verb.add_argument("--settings-file", metavar="F", help="settings JSON (endpoint, region; show: merged in)")
+    _add_template(verbs)
     return parser
+
+
+def _add_template(verbs: Any) -> None:
+    """`job-types template`: the gather task to store so the transfer service runs gather-job."""
+    from gather_job.settings.deploy import DEFAULT_IMAGE
+
+    template = verbs.add_parser("template", help="print the gather task that runs gather-job in the transfer service")
+    template.add_argument("--image", default=DEFAULT_IMAGE, help=f"container image (default {DEFAULT_IMAGE})")
+    template.add_argument("--image-version", metavar="TAG", help="image tag (default: this gather-job's version)")
+    presets = template.add_mutually_exclusive_group()
+    presets.add_argument("--job-settings", metavar="JSON", help="the presets to embed (default {})")
+    presets.add_argument("--settings-file", metavar="F", help="the presets to embed, from a file ('-' = stdin)")
+    template.add_argument("--image-resources", metavar="JSON", help="the task's image_resources (default: left out)")
 
 
 def _with_default_command(argv: Sequence[str]) -> list[str]:

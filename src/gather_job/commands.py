@@ -98,9 +98,12 @@ def show(args: argparse.Namespace, outcome: Outcome) -> None:
 
 
 def job_types(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any]) -> None:
-    """`job-types list` and `job-types show NAME [--settings-file F]`."""
+    """`job-types list`, `job-types show NAME [--settings-file F]` and `job-types template`."""
     from gather_job.settings import job_types
 
+    if args.verb == "template":  # needs no store: it prints what to put in one
+        _template(args, stdin)
+        return
     file_layer = _file_layer(args, stdin)
     flags = {"job_type_source": args.job_type_source} if args.job_type_source else {}
     settings, _ = compose_settings(SettingsInput(file=file_layer, environ=environ, flags=flags))
@@ -114,3 +117,20 @@ def job_types(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[An
         merged_settings, _ = compose_settings(SettingsInput(job_type=preset.layer(), file=file_layer))
         merged = merged_settings.model_dump(mode="json", exclude_unset=True)
     sys.stdout.write(job_types.show(preset, merged))
+
+
+def _template(args: argparse.Namespace, stdin: IO[Any]) -> None:
+    """Print the gather task that runs gather-job, its presets checked as a job_type layer would be."""
+    import json
+
+    from gather_job import __version__
+    from gather_job.settings import deploy, job_types
+
+    given = _file_layer(args, stdin) or Layer(
+        "--job-settings", parse_json_object(args.job_settings or "{}", "--job-settings JSON")
+    )
+    presets = job_types.job_settings({"job_settings": dict(given.data)}, given.name)
+    compose_settings(SettingsInput(job_type=Layer(given.name, presets)))
+    resources = parse_json_object(args.image_resources, "--image-resources JSON") if args.image_resources else None
+    task = deploy.task(args.image, args.image_version or __version__, presets, resources)
+    sys.stdout.write(json.dumps(task, indent=2) + "\n")

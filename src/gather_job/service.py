@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -97,10 +97,19 @@ def _retry_after(value: str | None) -> float | None:
 
 
 class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.status = status
+
+
+class ServiceFailed(ServiceError):
+    """The service kept failing; `status` is the last HTTP status it answered, if it answered at all."""
+
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 class MetadataService:
@@ -146,20 +155,24 @@ class MetadataService:
         self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gather-service")
 
-    def url(self, kind: str, key: str) -> str:
-        return f"{self.base_url}/{self.endpoints[kind].strip('/')}/{quote_part(key)}"
+    def url(self, kind: str, key: str, query: Mapping[str, str] | None = None) -> str:
+        """The endpoint's URL for `key`: a path part, or (with `query`) the endpoint with a query string."""
+        path = f"{self.base_url}/{self.endpoints[kind].strip('/')}"
+        if key:
+            path += f"/{quote_part(key)}"
+        return f"{path}?{urlencode(query, quote_via=quote)}" if query else path
 
-    def submit(self, kind: str, key: str) -> Future[Answer]:
+    def submit(self, kind: str, key: str, query: Mapping[str, str] | None = None) -> Future[Answer]:
         """Start a request in the background; the Future raises ServiceError when it fails."""
-        return self._pool.submit(self.get, kind, key)
+        return self._pool.submit(self.get, kind, key, query)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._own_session:
             self.session.close()
 
-    def get(self, kind: str, key: str) -> Answer:
-        url = self.url(kind, key)
+    def get(self, kind: str, key: str, query: Mapping[str, str] | None = None) -> Answer:
+        url = self.url(kind, key, query)
         shown = redact_url(url)
         timeout = self.timeouts.get(kind, self.default_timeout)
         start = self._clock()
@@ -172,19 +185,21 @@ class MetadataService:
             except _Retryable as problem:
                 waited = self._clock() - start
                 if attempt >= self.policy.retries:
-                    raise ServiceError(
+                    raise ServiceFailed(
                         f"The metadata service failed for {shown}: {problem.reason} "
                         f"(after {attempt + 1} attempts in {waited:.1f} s).",
                         hint="The service may be down or overloaded; retry the job later.",
+                        status=problem.status,
                     ) from None
                 delay = self.policy.delay(attempt, self._rng)
                 if problem.retry_after is not None:
                     delay = max(delay, problem.retry_after)
                 if self._clock() + delay >= deadline:
-                    raise ServiceError(
+                    raise ServiceFailed(
                         f"The metadata service failed for {shown}: {problem.reason}; "
                         f"gave up after {waited:.1f} s (service_total_timeout_s={self.policy.total_s:g}).",
                         hint="The service may be down or overloaded; retry the job later.",
+                        status=problem.status,
                     ) from None
                 log.warning("service: %s for %s; retrying in %.2f s", problem.reason, shown, delay)
                 self._sleep(delay)
@@ -198,7 +213,7 @@ class MetadataService:
             with self.session.send(prepared, timeout=(min(timeout, 10.0), timeout), stream=True) as response:
                 status = response.status_code
                 if status == 429 or status >= 500:
-                    raise _Retryable(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
+                    raise _Retryable(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")), status)
                 body = self._read(response, started, timeout)
                 if status not in ANSWERS:
                     raise ServiceError(

@@ -1,4 +1,4 @@
-"""Turn what aind-data-schema only logs or warns about into findings.
+"""Turn what aind-data-schema (or a rig mapper) only logs or warns about into findings.
 
 The library reports several real problems (duplicate device names, missing Code versions, deprecated
 fields) through `logging` and `warnings` instead of raising. Each model-touching step runs inside
@@ -34,21 +34,25 @@ class _Collector(logging.Handler):
         self.records.append(record)
 
 
-def logged(findings: Findings, files: tuple[str, ...], stage: str, text: str) -> None:
+def logged(
+    findings: Findings, files: tuple[str, ...], stage: str, text: str, library: str = "aind-data-schema"
+) -> None:
     """The finding for something the library logs (or would log) at WARNING or above."""
     findings.warning(
         "gather.library.log",
-        f"aind-data-schema logged: {text}",
+        f"{library} logged: {text}",
         files=files,
         hint=f"Seen while {stage}; the library does not treat it as an error, check it before upload.",
     )
 
 
 @contextmanager
-def capture(findings: Findings, files: tuple[str, ...], stage: str) -> Iterator[None]:
+def capture(
+    findings: Findings, files: tuple[str, ...], stage: str, *, logger_name: str = LIBRARY_LOGGER
+) -> Iterator[None]:
     """Record the library's warnings and WARNING+ log records as warning findings."""
     collector = _Collector()
-    logger = logging.getLogger(LIBRARY_LOGGER)
+    logger = logging.getLogger(logger_name)
     logger.addHandler(collector)
     old_propagate = logger.propagate
     logger.propagate = False
@@ -65,10 +69,11 @@ def capture(findings: Findings, files: tuple[str, ...], stage: str) -> Iterator[
         """Merging re-validates the parts: a message already reported for one of them is not new."""
         return not message.startswith(SUPERSEDED) and not any((message, file) in seen for file in files)
 
+    library = logger_name.replace("_", "-")
     for record in collector.records:
-        message = f"aind-data-schema logged: {record.getMessage()}"
+        message = f"{library} logged: {record.getMessage()}"
         if fresh(record.getMessage()) and fresh(message):
-            logged(findings, files, stage, record.getMessage())
+            logged(findings, files, stage, record.getMessage(), library)
     for item in caught:
         message = f"aind-data-schema {item.category.__name__}: {item.message}"
         if fresh(str(item.message)) and fresh(message):

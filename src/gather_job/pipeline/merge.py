@@ -160,14 +160,14 @@ def merge_acquisitions(parts: Sequence[Part], findings: Findings) -> Any:
     if len(parts) == 1:
         return parts[0][1]
     broken = False
-    for field in ("subject_id", "specimen_id", "acquisition_type"):
+    for field in ("subject_id", "specimen_id"):
         broken |= _disagreement(
-            parts,
-            field,
-            findings,
-            "acquisition",
-            f"Every acquisition file of one asset must have the same {field}.",
+            parts, field, findings, "acquisition", f"Every acquisition file of one asset must have the same {field}."
         )
+    typed = [(label, model) for label, model in parts if model.acquisition_type]  # an empty one takes the other's
+    broken |= _disagreement(
+        typed, "acquisition_type", findings, "acquisition", "Acquisition parts that set acquisition_type must agree."
+    )
     with_details = [label for label, model in parts if model.subject_details]
     if len(with_details) > 1:
         broken = True
@@ -195,6 +195,15 @@ def merge_acquisitions(parts: Sequence[Part], findings: Findings) -> Any:
     )
     if merged is None:
         return None
+    if not merged.acquisition_type:
+        findings.error(
+            "gather.merge.no_acquisition_type",
+            f"No acquisition part sets acquisition_type, so the merged acquisition has none ({list(labels)}).",
+            files=labels,
+            location="acquisition_type",
+            hint="Set acquisition_type (e.g. the experiment's name) in one of the acquisition files; a rig "
+            "mapper's part (acquisition_fip.json) leaves it empty.",
+        )
     _report_kept(parts, merged, findings)
     return merged
 

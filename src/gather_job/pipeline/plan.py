@@ -8,11 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from gather_job.findings import Findings
 from gather_job.schema import CORE_FILES, MERGEABLE, file_name
 
 # aind-data-schema 1.x names that 2.x renamed: a common reason for "no acquisition found".
 LEGACY_NAMES = {"session.json": "acquisition.json", "rig.json": "instrument.json"}
 OUTPUT_ONLY = {"gather_report.json", "metadata.nd.json"}
+# Rig mappers the reference registers: `<name>.json` becomes the acquisition part `acquisition_<name>.json`.
+MAPPERS = ("fip",)
 
 
 @dataclass
@@ -24,6 +27,8 @@ class Plan:
     ignored_parts: dict[str, list[str]] = field(default_factory=dict)
     legacy: list[str] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
+    mapped: dict[str, str] = field(default_factory=dict)  # mapper -> its input file, to become a part
+    not_mapped: dict[str, str] = field(default_factory=dict)  # mapper -> why its input is left alone
 
     def inputs(self) -> list[tuple[str, str]]:
         """(kind, name) of every file to read, in a fixed order."""
@@ -52,6 +57,17 @@ def plan_files(names: Iterable[str]) -> Plan:
             plan.ignored_parts[kind] = parts
         else:
             plan.parts[kind] = parts
+    for mapper in MAPPERS:
+        source, part = f"{mapper}.json", f"acquisition_{mapper}.json"
+        if source not in json_names:
+            continue
+        claimed.add(source)
+        if "acquisition" in plan.exact:
+            plan.not_mapped[mapper] = f"acquisition.json is in the folder, so {source} is not mapped"
+        elif part in json_names:
+            plan.not_mapped[mapper] = f"{part} is already in the folder, so {source} is not mapped again"
+        else:
+            plan.mapped[mapper] = source
     for name in json_names:
         if name in claimed:
             continue
@@ -60,3 +76,25 @@ def plan_files(names: Iterable[str]) -> Plan:
         else:
             plan.unused.append(name)
     return plan
+
+
+def report(plan: Plan, findings: Findings) -> None:
+    """What the names alone tell: parts not merged, 1.x names, files left alone, mapper inputs not mapped."""
+    for kind, names in plan.ignored_parts.items():
+        findings.warning(
+            "gather.resolve.ignored_parts",
+            f"{file_name(kind)} is in the folder, so {names} are not merged into it.",
+            files=tuple(names),
+            hint=f"Remove {file_name(kind)} to have the parts merged, or remove the parts.",
+        )
+    for name in plan.legacy:
+        findings.warning(
+            "gather.resolve.legacy_name",
+            f"{name} is an aind-data-schema 1.x file name and is not read.",
+            files=(name,),
+            hint=f"Convert it to the 2.x {LEGACY_NAMES[name]}.",
+        )
+    for name in plan.unused:
+        findings.info("gather.resolve.unused", f"{name} is not a core metadata file; it is left alone.", files=(name,))
+    for mapper, why in plan.not_mapped.items():
+        findings.info("gather.mapper.not_run", f"{why}.", files=(f"{mapper}.json",))

@@ -106,3 +106,36 @@ def instrument_record(instrument_id: str, answer: Answer, findings: Findings) ->
         data=newest,
         origin={"from": "service", "url": answer.url, "modification_date": newest.get("modification_date")},
     )
+
+
+def ambiguous_subject(
+    subject_id: str,
+    url: str,
+    failure: Exception,
+    labtracks: tuple[str, str, Answer | Exception] | None,
+    findings: Findings,
+) -> bool:
+    """A subject 500 is the service's answer to several LabTracks records for one id: a data problem.
+
+    LabTracks' own endpoint lists the records; when it shows more than one, the 500 becomes an
+    error finding about the data (True); otherwise it stays an outage (False: exit 4).
+    """
+    if getattr(failure, "status", None) != 500 or labtracks is None or not isinstance(labtracks[2], Answer):
+        return False
+    answer = labtracks[2]
+    records = [r for r in answer.body if isinstance(r, dict)] if isinstance(answer.body, list) else []
+    if answer.status != 200 or len(records) < 2:
+        return False
+    shown = "; ".join(
+        ", ".join(f"{k} {r[k]}" for k in ("id", "sex", "birth_date", "group_name") if r.get(k)) for r in records[:5]
+    )
+    findings.error(
+        "gather.service.ambiguous_subject",
+        f"LabTracks has {len(records)} records for subject {subject_id!r} ({shown}), so the metadata service "
+        f"cannot build its subject.json (it answered HTTP 500 for {url}).",
+        files=("subject.json",),
+        value=subject_id,
+        hint="Ask the colony managers to merge or retire the duplicate LabTracks records, or put this "
+        "subject's subject.json in the metadata folder.",
+    )
+    return True

@@ -20,13 +20,6 @@ from gather_job.suggest import did_you_mean
 
 DEFAULT_SERVICE_URL = "http://aind-metadata-service"
 
-# Keys of the reference's JobSettings that are accepted, and what gather-job does with them.
-REFERENCE_ONLY_KEYS: dict[str, str] = {
-    "raise_if_mapper_errors": "gather-job runs no rig mappers",
-    "enrichment_settings": "gather-job does not enrich acquisition.json (weights, IACUC protocol)",
-    "subject_settings": "calibration subjects are not built by gather-job; put subject.json in the folder",
-}
-
 
 def _modality_abbreviation(item: Any) -> str:
     from aind_data_schema_models.modalities import Modality
@@ -194,11 +187,19 @@ class JobSettings(_Section):
     metadata_service_investigators_endpoint: str = Field(
         default="/api/v2/investigators", description="Investigators endpoint path."
     )
-    service_timeout_s: float = Field(default=30.0, gt=0, description="Per-request timeout for the service (seconds).")
+    metadata_service_weights_endpoint: str = Field(
+        default="/api/v2/dataverse/mouse_weight_records", description="Waterlog weight records endpoint path."
+    )
+    metadata_service_labtracks_endpoint: str = Field(
+        default="/api/v2/labtracks/subject", description="LabTracks subject endpoint path (IACUC protocol)."
+    )
+    service_timeout_s: float = Field(
+        default=60.0, gt=0, description="Per-request timeout for the service (seconds), as the reference's."
+    )
     service_procedures_timeout_s: float = Field(
-        default=90.0,
+        default=300.0,
         gt=0,
-        description="Per-request timeout for procedures, which fans out to many back ends.",
+        description="Per-request timeout for procedures, which fans out to many back ends (the reference's 300 s).",
     )
     service_retries: int = Field(
         default=3, ge=0, le=10, description="Retries after a connection error, timeout, 429 or 5xx."
@@ -207,9 +208,15 @@ class JobSettings(_Section):
         default=0.5, ge=0, description="First retry delay; doubles each retry, with jitter."
     )
     service_total_timeout_s: float = Field(
-        default=110.0,
+        default=660.0,
         gt=0,
-        description="Upper bound on the time spent on one service request, retries included.",
+        description="Upper bound on the time spent on one service request, retries included "
+        "(above the per-request timeouts, so a slow but healthy procedures answer gets two tries).",
+    )
+    keep_original_inputs: bool = Field(
+        default=True,
+        description="Copy the input files (the parts merged, the files read) byte for byte to "
+        "original_metadata/uploaded_json/ in the output, as the reference does.",
     )
     if_exists: Literal["overwrite", "skip", "error"] = Field(
         default="overwrite",

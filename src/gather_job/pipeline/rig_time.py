@@ -1,0 +1,241 @@
+"""Naive times in an asset are the rig's wall-clock time, not the validating machine's.
+
+aind-data-schema's `AwareDatetimeWithDefault` turns a datetime without a UTC offset into an aware one
+with `.astimezone()`, i.e. in the zone of whichever machine validates. The same asset folder then
+gives different bytes (and a data_description name hours apart) under `TZ=UTC` and
+`TZ=America/Los_Angeles`, which breaks "a rerun on the same inputs gives the same bytes"
+(docs/design.md §1). So before validation the gather finds the rig's zone (`rig_zone`) and attaches
+it to every naive datetime string (`attach`); with no zone known it can only say where the naive
+times are (`naive_paths`). Everything here is pure: dicts in, new dicts out, nothing read or mutated.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+# What pydantic (speedate) accepts as a datetime, minus the offset. A date-only string is accepted as
+# midnight too, but a date alone says no wall-clock time, so it is deliberately left out.
+_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt _](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
+)
+_LEGACY_OFFSET = re.compile(r"([+-]?)(\d{2}):(\d{2})")  # what Acquisition.acquisition_start_tz still accepts
+# pydantic's constrained datetimes are plain classes at run time, not datetime subclasses.
+_PYDANTIC_DATETIMES = frozenset({"AwareDatetime", "NaiveDatetime", "PastDatetime", "FutureDatetime"})
+
+
+@dataclass(frozen=True)
+class Zone:
+    """The rig's zone and, in words, where it was found (for findings and the report)."""
+
+    tz: tzinfo
+    source: str
+
+
+def _is_datetime(tp: Any) -> bool:
+    if not isinstance(tp, type):
+        return False
+    if issubclass(tp, datetime):
+        return True
+    return tp.__module__ == "pydantic.types" and tp.__name__ in _PYDANTIC_DATETIMES
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and isinstance(getattr(tp, "__pydantic_fields__", None), dict)
+
+
+def _field_keys(name: str, info: Any) -> set[str]:
+    """A field is found in JSON by its name or, if it has one, its (string) alias."""
+    aliases = (getattr(info, "alias", None), getattr(info, "validation_alias", None))
+    return {name, *(alias for alias in aliases if isinstance(alias, str))}
+
+
+@cache
+def datetime_keys(model_class: type[Any]) -> frozenset[str]:
+    """JSON keys whose field holds a datetime anywhere inside `model_class` (dates and times excluded).
+
+    Walks the fields' annotations through Optional/Union/List/Annotated/discriminated unions into
+    nested models, each model once. Keys are names only: a key that is a datetime in one model is
+    treated as one everywhere in the document, which is safe because `attach` only touches strings
+    that already look like a naive datetime.
+    """
+    keys: set[str] = set()
+    seen: set[type[Any]] = set()
+    models: list[type[Any]] = [model_class]
+    while models:
+        model = models.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in getattr(model, "__pydantic_fields__", {}).items():
+            types_: list[Any] = [info.annotation]
+            while types_:
+                tp = types_.pop()
+                if _is_datetime(tp):
+                    keys |= _field_keys(name, info)
+                elif _is_model(tp):
+                    models.append(tp)
+                elif typing.get_origin(tp) is typing.Annotated:
+                    types_.append(typing.get_args(tp)[0])
+                elif typing.get_origin(tp) not in (None, typing.Literal):
+                    types_.extend(typing.get_args(tp))  # Union, X | Y, List, Dict, ...
+    return frozenset(keys)
+
+
+def _fixed(offset: timedelta) -> timezone:
+    return UTC if not offset else timezone(offset)
+
+
+def _zone_of(value: Any) -> tzinfo | None:
+    """An `acquisition_start_tz` as a tzinfo, or None when it is not one (the schema says why)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return _fixed(timedelta(hours=value)) if -24 < value < 24 else None
+    if not isinstance(value, str):
+        return None
+    legacy = _LEGACY_OFFSET.fullmatch(value)
+    if legacy:
+        sign = -1 if legacy.group(1) == "-" else 1
+        minutes = sign * (int(legacy.group(2)) * 60 + int(legacy.group(3)))
+        return _fixed(timedelta(minutes=minutes)) if abs(minutes) < 24 * 60 else None
+    try:
+        return ZoneInfo(value)
+    except (KeyError, ValueError, OSError, TypeError):  # unknown, malformed or path-like name
+        return None
+
+
+def _parse(text: Any) -> tuple[datetime, timezone | None, str] | None:
+    """(wall-clock time, written offset or None, isoformat timespec keeping its precision), or None."""
+    found = _DATETIME.fullmatch(text) if isinstance(text, str) else None
+    if not found:
+        return None
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = found.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    digits = len(fraction or "")
+    spec = "minutes" if not second else "milliseconds" if 0 < digits <= 3 else "microseconds" if digits else "seconds"
+    try:  # out-of-range parts (month 13, offset 25:00) are left for the schema to report
+        wall = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro)
+        if not (zulu or sign):
+            return wall, None, spec
+        minutes = 0 if zulu else (-1 if sign == "-" else 1) * (int(off_h) * 60 + int(off_m))
+        return wall, _fixed(timedelta(minutes=minutes)), spec
+    except ValueError:
+        return None
+
+
+def _naive(text: Any) -> tuple[datetime, str] | None:
+    """(wall-clock time, timespec) of a naive datetime string (no offset, not date-only), or None."""
+    parsed = _parse(text)
+    return (parsed[0], parsed[2]) if parsed and parsed[1] is None else None
+
+
+def _offset_in(text: Any) -> timezone | None:
+    """The fixed offset written in a datetime string, if it has one."""
+    parsed = _parse(text)
+    return parsed[1] if parsed else None
+
+
+def _start(part: Mapping[str, Any], tz: tzinfo) -> datetime | None:
+    """The part's start as an aware time (a naive one read in `tz`), to find the earliest part."""
+    parsed = _parse(part.get("acquisition_start_time"))
+    return parsed[0].replace(tzinfo=parsed[1] or tz) if parsed else None
+
+
+def _pick(candidates: list[tuple[int, tzinfo, str]], parts: Sequence[Mapping[str, Any]], what: str) -> Zone:
+    """The earliest-starting part's zone; parts without a readable start sort last, in file order."""
+    far = datetime.max.replace(tzinfo=UTC)
+
+    def order(candidate: tuple[int, tzinfo, str]) -> tuple[datetime, int]:
+        index, tz, _ = candidate
+        return (_start(parts[index], tz) or far, index)
+
+    index, tz, shown = min(candidates, key=order)
+    source = f"{what} {shown} of acquisition part {index + 1}"
+    zones = sorted({str(c[1]) for c in candidates})  # ZoneInfo prints its key, a fixed offset "UTC-07:00"
+    if len(zones) > 1:
+        source += f" (parts disagree: {', '.join(zones)}; the earliest-starting part's is used)"
+    return Zone(tz, source)
+
+
+def rig_zone(acquisitions: Sequence[Mapping[str, Any]], settings_start: datetime | None) -> Zone | None:
+    """The zone the rig's clock was in, or None if nothing says.
+
+    First an `acquisition_start_tz` (IANA name, whole hours, or a legacy "-07:00"), then the offset
+    written in an `acquisition_start_time`, then an aware start time from the settings. Parts are
+    numbered from 1 in the order given; invalid zone names are skipped (validation reports them).
+    """
+    named: list[tuple[int, tzinfo, str]] = []
+    written: list[tuple[int, tzinfo, str]] = []
+    for index, part in enumerate(acquisitions):
+        raw = part.get("acquisition_start_tz")
+        zone = _zone_of(raw)
+        if zone is not None:
+            named.append((index, zone, repr(raw)))
+        offset = _offset_in(part.get("acquisition_start_time"))
+        if offset is not None:
+            written.append((index, offset, f"({offset})"))
+    if named:
+        return _pick(named, acquisitions, "acquisition_start_tz")
+    if written:
+        return _pick(written, acquisitions, "the UTC offset in acquisition_start_time")
+    if settings_start is not None and (offset_td := settings_start.utcoffset()) is not None:
+        tz = _fixed(offset_td)
+        return Zone(tz, f"the UTC offset ({tz}) of the settings' acquisition start time")
+    return None
+
+
+def _walk(data: Any, keys: frozenset[str], zone: tzinfo | None) -> tuple[Any, list[str]]:
+    """Copy `data`, attaching `zone` (if any) to naive datetimes under `keys`; their paths in order.
+
+    A string is eligible when its nearest enclosing key is in `keys` (so a list of datetimes counts).
+    Iterative and pre-order, so depth is bounded by memory, not the recursion limit, and the paths
+    come out in document order.
+    """
+    root: list[Any] = [None]
+    paths: list[str] = []
+    # value, the new container it goes into, its slot there, its path, whether it sits under a key
+    stack: list[tuple[Any, Any, Any, str, bool]] = [(data, root, 0, "", False)]
+    while stack:
+        value, parent, slot, path, eligible = stack.pop()
+        if isinstance(value, Mapping):
+            copy: dict[Any, Any] = dict.fromkeys(value)
+            parent[slot] = copy
+            stack.extend(
+                (child, copy, key, f"{path}.{key}" if path else str(key), key in keys)
+                for key, child in reversed(list(value.items()))
+            )
+        elif isinstance(value, (list, tuple)):
+            items: list[Any] = [None] * len(value)
+            parent[slot] = items
+            stack.extend((child, items, i, f"{path}[{i}]", eligible) for i, child in reversed(list(enumerate(value))))
+        else:
+            naive = _naive(value) if eligible and isinstance(value, str) else None
+            if naive is not None:
+                paths.append(path)
+                if zone is not None:
+                    value = naive[0].replace(tzinfo=zone).isoformat(timespec=naive[1])
+            parent[slot] = value
+    return root[0], paths
+
+
+def attach(data: Any, zone_tz: tzinfo, keys: frozenset[str]) -> tuple[Any, list[str]]:
+    """A new copy of `data` whose naive datetimes under `keys` carry the offset of `zone_tz`.
+
+    The offset is the one `zone_tz` has at that wall-clock time, so a ZoneInfo follows DST value by
+    value. A time that does not exist (spring forward) or exists twice (fall back) takes fold=0, the
+    offset in force before the change. Precision is kept: no microseconds are added. Returns the
+    copy and the JSON paths changed; aware strings, non-strings and other keys are left alone.
+    """
+    return _walk(data, keys, zone_tz)
+
+
+def naive_paths(data: Any, keys: frozenset[str]) -> list[str]:
+    """Where `data` holds naive datetimes under `keys`: what a finding names when no zone is known."""
+    return _walk(data, keys, None)[1]
