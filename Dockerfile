@@ -17,10 +17,10 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 # Installed as root into the image's Python (byte-compiled there, readable by any user: Singularity
-# runs the image as the calling user); the lock pins every dependency.
+# runs the image as the calling user); the lock pins every dependency, the rig mappers' too.
 COPY requirements.lock /tmp/requirements.lock
 COPY --from=builder /dist/ /tmp/dist/
-RUN pip install --constraint /tmp/requirements.lock /tmp/dist/*.whl \
+RUN pip install --constraint /tmp/requirements.lock "$(ls /tmp/dist/*.whl)[mappers]" \
     && rm -rf /tmp/dist /tmp/requirements.lock \
     && python -m gather_job --version
 RUN useradd --create-home --uid 10001 --user-group --shell /usr/sbin/nologin gather

@@ -5,7 +5,8 @@
 
 Both are computed by pip's own resolver (`pip install --dry-run --ignore-installed --report`) for the
 running Python, from the requirements written in pyproject.toml: the runtime lock from
-[project].dependencies, the test lock from those plus the `test` extra plus the installers CI pins
+[project].dependencies and the `mappers` extra (the container installs both), the test lock from those
+plus the `test` extra plus the installers CI pins
 (pip, setuptools, wheel), minus what the runtime lock already holds. tests/test_locks.py resolves the
 same requirements *with* the locks as constraints and fails when the result differs from them: a
 dependency added without regenerating, or a pin nothing needs any more.
@@ -28,7 +29,8 @@ TEST_LOCK = ROOT / "requirements-test.lock"
 INSTALLERS = ("pip", "setuptools", "wheel")
 HEADERS = {
     RUNTIME_LOCK.name: (
-        "# Runtime dependencies of gather-job, pinned: the container installs the wheel with these as\n"
+        "# Runtime dependencies of gather-job and its `mappers` extra, pinned: the container installs the wheel\n"
+        "# (with the extra) with these as\n"
         "# constraints (Dockerfile), CI installs with them, and tests/test_locks.py checks that they are\n"
         "# complete and current. Regenerate after changing [project] dependencies: python3.11 .ci/locks.py\n"
     ),
@@ -46,9 +48,10 @@ def canonical(name: str) -> str:
 
 
 def requirements() -> tuple[list[str], list[str]]:
-    """(runtime requirements, test-extra requirements) as written in pyproject.toml."""
+    """(runtime requirements with the `mappers` extra, as the container installs them; the `test` extra)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return list(project["dependencies"]), list(project["optional-dependencies"]["test"])
+    extras = project["optional-dependencies"]
+    return [*project["dependencies"], *extras["mappers"]], list(extras["test"])
 
 
 def pins(path: Path) -> dict[str, str]:

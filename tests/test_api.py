@@ -19,6 +19,7 @@ import pytest
 from gather_job import ExitCode, GatherMetadataJob, InvalidMetadata, JobSettings, Outcome, ServiceError, UsageError
 from gather_job.cli import main
 from tests.conftest import base_settings
+from tests.fixtures import assets
 from tests.support.fake_service import FakeMetadataService
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +30,11 @@ def _files(folder: Path) -> dict[str, bytes]:
     for volatile in ("finished_at", "timings_s"):
         report.pop(volatile)
     report["settings"].pop("output_dir")
-    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "gather_report.json"}
+    files = {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "gather_report.json"
+    }
     return {**files, "report": json.dumps(report, sort_keys=True).encode()}
 
 
@@ -43,7 +48,9 @@ def test_run_job_is_the_run_command(asset: Any, service: FakeMetadataService, tm
     outcome = GatherMetadataJob(JobSettings(**values)).run_job()
     assert isinstance(outcome, Outcome)
     assert outcome.status == "written" and outcome.exit_code is ExitCode.OK
-    assert sorted(outcome.files) == sorted(p.name for p in (tmp_path / "api").iterdir())
+    written = sorted(str(p.relative_to(tmp_path / "api")) for p in (tmp_path / "api").rglob("*") if p.is_file())
+    assert sorted(outcome.files) == written
+    assert "original_metadata/uploaded_json/acquisition_a.json" in written  # the parts, kept as they came
     for name, entry in outcome.files.items():
         assert len((tmp_path / "api" / name).read_bytes()) == entry["bytes"]
     assert outcome.report["status"] == "written" and outcome.findings.count(outcome.findings.items[0].severity) >= 0
@@ -92,12 +99,16 @@ def test_jobs_in_one_process_give_what_separate_processes_give(
     asset: Any, service: FakeMetadataService, tmp_path: Path
 ) -> None:
     """Valid, invalid, offline and online jobs in a row, then the same as subprocesses."""
+
+    def folder(i: int, variant: str, **files: bool) -> Path:
+        return assets.write_asset(tmp_path / f"case-{i}", variant, **files)
+
     cases = [
-        (asset(with_subject=True), service.url, {}),
-        (asset("shared_device"), None, {"raise_if_invalid": False}),
-        (asset("three_instruments"), service.url, {}),
-        (asset("mismatched_instrument_id"), None, {"raise_if_invalid": False}),
-        (asset(with_subject=True, with_procedures=True), None, {}),
+        (folder(0, "valid", with_subject=True), service.url, {}),
+        (folder(1, "shared_device"), None, {"raise_if_invalid": False}),
+        (folder(2, "three_instruments"), service.url, {}),
+        (folder(3, "mismatched_instrument_id"), None, {"raise_if_invalid": False}),
+        (folder(4, "valid", with_subject=True, with_procedures=True), None, {}),
     ]
     for i, (folder, url, extra) in enumerate(cases):
         GatherMetadataJob(JobSettings(**_settings(folder, tmp_path / f"in-{i}", url, **extra))).run_job()

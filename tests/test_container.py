@@ -53,7 +53,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = work / "venv"
     _run([sys.executable, "-m", "venv", venv])
     python = venv / "bin" / "python"
-    _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--constraint", LOCK, wheel])
+    target = f"{wheel}[mappers]"  # as the Dockerfile installs it
+    _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--constraint", LOCK, target])
     return python
 
 
@@ -83,7 +84,7 @@ def test_the_pipelines_call_in_a_clean_environment(
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     core = ["acquisition.json", "data_description.json", "instrument.json", "procedures.json", "subject.json"]
-    assert sorted(p.name for p in staging.iterdir()) == sorted([*core, "gather_report.json"])
+    assert sorted(p.name for p in staging.iterdir()) == sorted([*core, "gather_report.json", "original_metadata"])
     description = json.loads((staging / "data_description.json").read_text())
     assert description["name"] == assets.ASSET_NAME  # the naive time matched the acquisition's wall clock
     assert [m["abbreviation"] for m in description["modalities"]] == ["behavior", "behavior-videos", "ecephys"]

@@ -1,4 +1,5 @@
-"""SIGKILL at each write step: the output holds the previous or the new complete result, never a mix."""
+"""SIGKILL at each write step: the output holds the previous or the new complete result, or no report
+(visibly incomplete until a rerun), never a report beside files it does not describe."""
 
 from __future__ import annotations
 
@@ -40,27 +41,32 @@ def _start(settings: str, cwd: Path, pause: float) -> subprocess.Popen[str]:
 
 
 def _state(output: Path) -> dict[str, bytes]:
-    """The visible files (a killed run may leave a hidden .NAME.gather-tmp-*; the next run removes it)."""
+    """The visible files, by path relative to the output (a killed run may leave a hidden
+    .NAME.gather-tmp-*; the next run removes it)."""
     if not output.exists():
         return {}
-    return {p.name: p.read_bytes() for p in sorted(output.iterdir()) if not p.name.startswith(".")}
+    return {
+        str(p.relative_to(output)): p.read_bytes()
+        for p in sorted(output.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 INPUTS = ("instrument_", "acquisition_")
 
 
 def _complete(state: dict[str, bytes]) -> dict[str, bytes] | None:
-    """The core files of a complete result (its report lists exactly them with matching checksums)."""
+    """The files of a complete result (its report lists exactly them, with matching checksums)."""
     if "gather_report.json" not in state:
         return None
     listed = json.loads(state["gather_report.json"])["files"]
-    cores = {n: b for n, b in state.items() if n != "gather_report.json" and not n.startswith(INPUTS)}
+    written = {n: b for n, b in state.items() if n != "gather_report.json" and not n.startswith(INPUTS)}
     if "subject.json" not in listed:  # shared folder: the inputs subject/procedures are never rewritten
-        cores = {n: b for n, b in cores.items() if n in listed}
-    assert set(listed) == set(cores), "files and report disagree"
-    for name, data in cores.items():
+        written = {n: b for n, b in written.items() if n in listed}
+    assert set(listed) == set(written), "files and report disagree"
+    for name, data in written.items():
         assert hashlib.sha256(data).hexdigest() == listed[name]["sha256"], f"half-written {name}"
-    return cores
+    return written
 
 
 def _run_to_end(settings: str, cwd: Path) -> None:
@@ -97,27 +103,28 @@ def test_sigkill_at_every_write_step(asset, tmp_path: Path, shared: bool) -> Non
     if shared:
         first = json.dumps({**json.loads(first), "metadata_dir": None})
         second = json.dumps({**json.loads(second), "metadata_dir": None})
+    if shared:  # the first runs' outputs become the next ones' inputs (and kept originals): settle first
+        _run_to_end(first, tmp_path)
+        _run_to_end(second, tmp_path)
     _run_to_end(first, tmp_path)
     previous = _complete(_state(output))
     _run_to_end(second, tmp_path)
     new = _complete(_state(output))
     assert previous and new
-    assert shared or previous != new  # in a shared folder the first run's outputs become the next one's inputs
+    assert shared or previous != new
     _run_to_end(first, tmp_path)
+    assert _complete(_state(output)) == previous
     step = 0
     while _kill_at_pause(second if step % 2 == 0 else first, tmp_path, step):
         state = _state(output)
         complete = _complete(state)
-        if shared:  # per-file atomic: either complete, or visibly incomplete (no report)
-            record(
-                "SIGKILL before a write step (output = metadata folder)",
-                complete is None or complete in (previous, new),
-            )
-            assert complete is None or complete in (previous, new), f"a mix after a kill at step {step}"
+        # each file atomic, the report last: complete (the previous or the new result), or visibly
+        # incomplete (no report) until a rerun; never a report beside files it does not describe
+        where = "output = metadata folder" if shared else "own output folder"
+        record(f"SIGKILL before a write step ({where})", complete is None or complete in (previous, new))
+        assert complete is None or complete in (previous, new), f"a mix after a kill at step {step}"
+        if shared:
             assert all(n in state for n in ("instrument_a.json", "subject.json")), "inputs were removed"
-        else:
-            record("SIGKILL before a write step (own output folder)", complete in (previous, new))
-            assert complete in (previous, new), f"a mix after a kill at step {step}"
         _run_to_end(first, tmp_path)  # a rerun completes it
         assert _complete(_state(output)) == previous
         assert not list(output.glob(".*gather-tmp*")) and not list(tmp_path.glob(".*gather-tmp*"))
@@ -148,6 +155,8 @@ def test_sigkill_at_random_moments_never_leaves_a_mix(asset, tmp_path: Path) -> 
         assert proc.stderr is not None
         proc.stderr.close()
         results.append(_complete(_state(output)))
-    for result in results:
-        record("SIGKILL at a random moment", result in (previous, new))
-    assert all(r in (previous, new) for r in results)
+    for result in results:  # complete (previous or new), or visibly incomplete: never a mix
+        record("SIGKILL at a random moment", result is None or result in (previous, new))
+    assert all(r is None or r in (previous, new) for r in results)
+    _run_to_end(first, tmp_path)
+    assert _complete(_state(output)) == previous  # a rerun completes it

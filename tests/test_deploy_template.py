@@ -66,6 +66,7 @@ def nasty(marker: Path) -> str:
     )
 
 
+@pytest.mark.slow
 def test_the_rendered_template_gives_gather_job_the_exact_settings(asset: Callable[..., Path], tmp_path: Path) -> None:
     marker = tmp_path / "x"
     output = tmp_path / "staging" / "asset"

@@ -154,8 +154,14 @@ def test_service_routes() -> None:
         "/api/v2/funding/Test project",
         "/api/v2/investigators/Test project",
         f"/api/v2/instrument/{fx.INSTRUMENT_B_ID}",
+        "/api/v2/dataverse/mouse_weight_records/123456",
+        "/api/v2/labtracks/subject",
     }
     json.dumps([body for _, body, _ in routes.values()])  # JSON-ready
+    weighings = routes["/api/v2/dataverse/mouse_weight_records/123456"][1]
+    assert [w["weight_datetime"] for w in weighings] == ["2024-03-05T20:05:00Z", "2024-03-05T22:40:00Z"]
+    assert all(len(w) == 11 for w in weighings)  # every field of the service's MouseWeightData
+    assert routes["/api/v2/labtracks/subject"][1][0]["protocol_number"] == fx.PROTOCOL
     assert Subject.model_validate(routes["/api/v2/subject/123456"][1]).subject_id == fx.SUBJECT_ID
     status, records, headers = routes[f"/api/v2/instrument/{fx.INSTRUMENT_B_ID}"]
     assert status == 400 and headers == {"X-Error-Message": "Models have not been validated."}

@@ -249,7 +249,7 @@ def test_everything_else_is_left_alone_and_the_input_is_not_mutated() -> None:
     data: dict[str, Any] = {
         "acquisition_start_time": "2024-03-05T14:20:00Z",
         "acquisition_end_time": "2024-03-05T15:20:00-0700",
-        "stream_start_time": "2024-03-05",  # date only: no wall-clock time to keep
+        "stream_start_time": "2024-03-05",  # date only: midnight at the rig
         "stream_end_time": 1709676000,
         "stimulus_start_time": None,
         "stimulus_end_time": "2024-13-05T10:00:00",  # invalid: left for the schema to report
@@ -260,8 +260,9 @@ def test_everything_else_is_left_alone_and_the_input_is_not_mutated() -> None:
     before = copy.deepcopy(data)
     out, paths = attach(data, LA, ACQ_KEYS)
     assert data == before
-    assert paths == ["data_streams[0].stream_start_time"]
+    assert paths == ["stream_start_time", "data_streams[0].stream_start_time"]
     expected = copy.deepcopy(before)
+    expected["stream_start_time"] = "2024-03-05T00:00:00-08:00"
     expected["data_streams"][0]["stream_start_time"] = "2024-03-05T14:21:30-08:00"
     assert out == expected
     assert out["data_streams"] is not data["data_streams"]
@@ -329,6 +330,7 @@ def _validate_under(zones: list[str], docs: dict[str, Any]) -> dict[str, dict[st
     return results
 
 
+@pytest.mark.slow
 def test_attached_acquisitions_validate_to_the_same_bytes_in_every_process_zone() -> None:
     fixed = naive_acquisition()  # the dump keeps acquisition_start_tz = -7
     named = naive_acquisition(acquisition_start_tz="America/Los_Angeles")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Run, tree_hash
 from tests.fixtures import assets
 from tests.support.fake_service import FakeMetadataService
@@ -33,7 +35,8 @@ def test_a_valid_two_instrument_asset(gather, asset, service: FakeMetadataServic
 
 
 def test_the_report_lists_sources_findings_timings_and_checksums(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
-    run = gather(asset(), service_url=service.url)
+    folder = asset()
+    run = gather(folder, service_url=service.url)
     report = run.report()
     assert report["report_version"] == 1 and report["status"] == "written" and report["exit_code"] == 0
     assert report["sources"]["instrument.json"] == {
@@ -42,11 +45,15 @@ def test_the_report_lists_sources_findings_timings_and_checksums(gather, asset, 
     }
     assert report["sources"]["subject.json"]["from"] == "service"
     assert report["sources"]["data_description.json"] == {"built_from": "settings"}
-    assert set(report["files"]) == set(CORE)
+    parts = ["acquisition_a.json", "acquisition_b.json", "instrument_a.json", "instrument_b.json"]
+    kept = {f"original_metadata/uploaded_json/{name}" for name in parts}
+    assert set(report["files"]) == set(CORE) | kept
     import hashlib
 
     for name, entry in report["files"].items():
         assert entry["sha256"] == hashlib.sha256((run.output / name).read_bytes()).hexdigest()
+    for name in parts:  # the parts as they came, byte for byte
+        assert (run.output / "original_metadata/uploaded_json" / name).read_bytes() == (folder / name).read_bytes()
     assert {"resolve", "import_models", "read_and_validate", "cross_checks"} <= set(report["timings_s"])
     assert all(
         f.keys() == {"id", "severity", "files", "location", "message", "value", "hint"} for f in report["findings"]
@@ -102,12 +109,27 @@ def test_raise_false_passes_an_invalid_file_on_byte_for_byte(gather, asset, serv
     assert "gather.schema.invalid" in run.ids("error")
 
 
-def test_a_failed_run_replaces_a_previous_result_whole(gather, asset, service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_invalid_rerun_leaves_a_complete_earlier_result_alone(gather, asset, service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     output = tmp_path / "shared-out"
     assert gather(asset(), service_url=service.url, output_dir=output).code == 0
+    before = tree_hash(output)
+    run = gather(asset("shared_device"), service_url=service.url, output_dir=output)
+    assert run.code == 3
+    assert tree_hash(output) == before  # the good result stays whole; no mix with the invalid run's report
+    assert "left as it was" in " ".join(run.err.split())
+    assert run.err.rstrip().splitlines()[-1].startswith("gather-job: verdict: invalid metadata (exit 3)")
+
+
+def test_an_invalid_run_over_an_unfinished_one_leaves_only_its_report(gather, asset, service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    output = tmp_path / "out"
+    assert gather(asset(), service_url=service.url, output_dir=output).code == 0
+    (output / "gather_report.json").unlink()  # as a run killed before its report leaves it
     run = gather(asset("shared_device"), service_url=service.url, output_dir=output)
     assert run.code == 3
     assert run.written() == ["gather_report.json"]  # no mix of old core files and a new report
+    assert not (output / "original_metadata" / "uploaded_json").exists() or not list(
+        (output / "original_metadata" / "uploaded_json").iterdir()
+    )
 
 
 def test_if_exists_policies(gather, asset, service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -142,3 +164,72 @@ def test_the_bundled_offline_example_runs(gather, tmp_path: Path) -> None:  # ty
 
     assert main(["run", "--settings-file", str(path)], environ={}) == 0
     assert (tmp_path / "example-out" / "instrument.json").exists()
+
+
+def test_originals_can_be_left_out(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    run = gather(asset(), service_url=service.url, keep_original_inputs=False)
+    assert run.code == 0 and not (run.output / "original_metadata").exists()
+    assert not any(name.startswith("original_metadata") for name in run.report()["files"])
+
+
+def test_the_report_holds_no_local_path_or_private_host(gather, asset, service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = asset()
+    (folder / "acquisition_c.json").symlink_to(tmp_path)  # a finding about a link out of the folder
+    run = gather(
+        folder,
+        service_url=service.url,
+        s3_endpoint_url="http://minio.internal.example:9000",
+        aws_profile="lab-admin",
+        report=str(tmp_path / "copies" / "report.json"),
+        raise_if_invalid=False,
+    )
+    text = (run.output / "gather_report.json").read_text()
+    assert str(tmp_path) not in text and "/tmp" not in text
+    assert "minio.internal.example" not in text and "lab-admin" not in text
+    settings = json.loads(text)["settings"]
+    assert settings["metadata_dir"] == f".../{folder.name}" and settings["output_dir"] == ".../out"
+    assert settings["s3_endpoint_url"] == "(set)" and settings["metadata_service_url"] == service.url
+    assert json.loads(text)["sources"]["instrument.json"]["parts"] == ["instrument_a.json", "instrument_b.json"]
+
+
+def test_the_staging_folder_keeps_its_inode_mode_and_group(gather, asset, service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    os.chmod(staging, 0o2775)  # noqa: S103 - the pipeline's staging folder: group-writable, setgid
+    group = 4321
+    if os.geteuid() == 0:
+        os.chown(staging, -1, group)
+    before = staging.stat()
+    for _ in range(2):  # a first run and a rerun over it
+        run = gather(asset(), service_url=service.url, output_dir=staging)
+        assert run.code == 0, run.err
+        after = staging.stat()
+        assert (after.st_ino, after.st_dev) == (before.st_ino, before.st_dev)
+        assert stat.S_IMODE(after.st_mode) == 0o2775 and after.st_gid == before.st_gid
+    if os.geteuid() == 0:  # the setgid bit gives every file the folder's group
+        assert {p.stat().st_gid for p in staging.rglob("*")} == {group}
+    assert not list(staging.rglob(".*gather-tmp*"))
+
+
+@pytest.mark.parametrize(
+    ("setup", "code", "says"),
+    [
+        ({}, 0, "written (exit 0)"),
+        ({"variant": "shared_device"}, 3, "invalid metadata (exit 3)"),
+        ({"settings": {"subjct_id": "1"}}, 2, "unusable settings or input (exit 2); no report written."),
+        ({"settings": {"metadata_service_url": "http://127.0.0.1:9"}}, 4, "a service failed; retry later (exit 4)"),
+    ],
+)
+def test_stderr_ends_with_one_verdict_line(gather, asset, service, setup, code, says) -> None:  # type: ignore[no-untyped-def]
+    overrides = {"service_url": service.url, **setup.get("settings", {})}
+    if "metadata_service_url" in overrides:
+        overrides["service_url"] = overrides.pop("metadata_service_url")
+    run = gather(asset(setup.get("variant", "valid")), **overrides)
+    assert run.code == code
+    last = run.err.rstrip().splitlines()[-1]
+    assert last.startswith("gather-job: verdict: ") and says in last, last
+    if code in (0, 3):
+        assert str(run.output / "gather_report.json") in last and "error" in last

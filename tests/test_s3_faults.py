@@ -19,6 +19,10 @@ from tests.support.tcp_proxy import CuttingProxy
 
 PREFIX = "123456_2024-03-05_14-20-00/"
 CORE = ["acquisition.json", "data_description.json", "instrument.json", "procedures.json", "subject.json"]
+KEPT = [
+    f"original_metadata/uploaded_json/{name}"
+    for name in ("acquisition_a.json", "acquisition_b.json", "instrument_a.json", "instrument_b.json")
+] + ["original_metadata/uploaded_json/procedures.json", "original_metadata/uploaded_json/subject.json"]
 
 
 def settings(folder: Path, endpoint: str, uri: str, **extra: Any) -> dict[str, Any]:
@@ -45,7 +49,11 @@ def test_a_connection_dropped_mid_upload_is_retried(aws: Aws, aws_env: Any, fold
     port = int(aws.url.rsplit(":", 1)[1])
     with CuttingProxy(port, after=2500, cuts=1) as proxy:
         code, err = run(settings(folder, proxy.url, f"s3://{bucket}/{PREFIX}"), capsys)
-    ok = code == 0 and proxy.cut == 1 and sorted(aws.objects(bucket, PREFIX)) == sorted([*CORE, "gather_report.json"])
+    ok = (
+        code == 0
+        and proxy.cut == 1
+        and sorted(aws.objects(bucket, PREFIX)) == sorted([*CORE, *KEPT, "gather_report.json"])
+    )
     record("S3 connection dropped once mid-upload", ok)
     assert ok, err
 
@@ -62,7 +70,7 @@ def test_uploads_that_keep_dropping_leave_no_report_and_a_rerun_completes(
     left = aws.objects(bucket, PREFIX)
     failed_cleanly = code == 4 and "gather_report.json" not in left and "Traceback" not in err and bucket in err
     again, err2 = run(settings(folder, aws.url, uri), capsys)
-    completed = again == 0 and sorted(aws.objects(bucket, PREFIX)) == sorted([*CORE, "gather_report.json"])
+    completed = again == 0 and sorted(aws.objects(bucket, PREFIX)) == sorted([*CORE, *KEPT, "gather_report.json"])
     record("S3 connection dropped on every attempt, then a rerun", failed_cleanly and completed)
     assert failed_cleanly, err
     assert completed, err2

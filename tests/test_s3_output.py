@@ -23,6 +23,8 @@ from tests.support.aws_fixtures import REGION, Aws
 
 CORE = ["acquisition.json", "data_description.json", "instrument.json", "procedures.json", "subject.json"]
 PREFIX = "123456_2024-03-05_14-20-00/"
+INPUTS = ["acquisition_a.json", "acquisition_b.json", "instrument_a.json", "instrument_b.json"]
+KEPT = [f"original_metadata/uploaded_json/{n}" for n in [*INPUTS, "procedures.json", "subject.json"]]
 
 
 def s3_settings(folder: Path, aws: Aws, output_dir: str, **overrides: Any) -> dict[str, Any]:
@@ -52,10 +54,11 @@ def test_s3_gets_the_same_files_as_a_local_run_with_verified_checksums(
     assert run(s3_settings(offline_asset, aws, str(local)), capsys)[0] == 0
 
     stored = aws.objects(bucket, PREFIX)
-    assert sorted(stored) == sorted([*CORE, "gather_report.json"])
-    for name in CORE:
+    assert sorted(stored) == sorted([*CORE, *KEPT, "gather_report.json"])
+    for name in [*CORE, *KEPT]:
         assert stored[name] == (local / name).read_bytes(), name  # byte for byte what a local run writes
         head = aws.s3.head_object(Bucket=bucket, Key=PREFIX + name, ChecksumMode="ENABLED")
+        assert (local / name).read_bytes() == stored[name]
         assert head["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(stored[name]).digest()).decode()
         assert head["ContentType"] == "application/json"
     report = json.loads(stored["gather_report.json"])
@@ -104,7 +107,7 @@ def test_the_report_is_written_last(aws: Aws, offline_asset: Path) -> None:
     steps: list[str] = []
     outcome = _target_run(aws, offline_asset, f"s3://{bucket}/{PREFIX}", steps)
     assert outcome.exit_code == 0
-    assert steps == [f"put:{name}" for name in CORE] + ["put:gather_report.json"]
+    assert steps == [f"put:{name}" for name in [*CORE, *KEPT]] + ["put:gather_report.json"]
 
 
 def test_a_run_that_fails_partway_leaves_no_report_and_a_rerun_completes_it(
@@ -128,7 +131,7 @@ def test_a_run_that_fails_partway_leaves_no_report_and_a_rerun_completes_it(
 
     code, err = run(s3_settings(offline_asset, aws, uri), capsys)  # the default policy: overwrite
     assert code == 0, err
-    assert sorted(aws.objects(bucket, PREFIX)) == sorted([*CORE, "gather_report.json"])
+    assert sorted(aws.objects(bucket, PREFIX)) == sorted([*CORE, *KEPT, "gather_report.json"])
 
 
 def test_if_exists_policies(aws: Aws, aws_env: Any, offline_asset: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -153,14 +156,27 @@ def test_if_exists_policies(aws: Aws, aws_env: Any, offline_asset: Path, capsys:
     assert after["gather_report.json"] != before["gather_report.json"]  # a new report (finished_at)
 
 
-def test_an_invalid_run_replaces_a_previous_result_whole(
+def test_an_invalid_rerun_leaves_a_complete_asset_alone(
     aws: Aws, aws_env: Any, asset: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bucket = aws.bucket()
     uri = f"s3://{bucket}/{PREFIX}"
     assert run(s3_settings(asset(with_subject=True, with_procedures=True), aws, uri), capsys)[0] == 0
+    before = aws.objects(bucket, PREFIX)
     broken = asset("shared_device", with_subject=True, with_procedures=True)
     code, err = run(s3_settings(broken, aws, uri), capsys)
+    assert code == 3, err
+    assert aws.objects(bucket, PREFIX) == before  # an uploaded asset is never deleted by an invalid rerun
+
+
+def test_an_invalid_run_over_an_unfinished_prefix_leaves_only_its_report(
+    aws: Aws, aws_env: Any, asset: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket = aws.bucket()
+    uri = f"s3://{bucket}/{PREFIX}"
+    assert run(s3_settings(asset(with_subject=True, with_procedures=True), aws, uri), capsys)[0] == 0
+    aws.s3.delete_object(Bucket=bucket, Key=f"{PREFIX}gather_report.json")  # as a killed run leaves it
+    code, err = run(s3_settings(asset("shared_device", with_subject=True, with_procedures=True), aws, uri), capsys)
     assert code == 3, err
     stored = aws.objects(bucket, PREFIX)
     assert sorted(stored) == ["gather_report.json"]  # no mix of old core files and a new report
@@ -265,7 +281,7 @@ def test_large_objects_go_multipart_and_their_composite_checksum_is_verified(aws
 
     first, second = target(), target()
     assert first.prepare() and second.prepare()  # both looked before either wrote: a race
-    assert first.write({"acquisition.json": big}, small, inputs=frozenset()) == [
+    assert first.write({"acquisition.json": big}, small, inputs=frozenset(), originals={}, invalid=False) == [
         "acquisition.json",
         "gather_report.json",
     ]
@@ -275,7 +291,7 @@ def test_large_objects_go_multipart_and_their_composite_checksum_is_verified(aws
     assert aws.objects(bucket, "big/")["acquisition.json"] == big
 
     with pytest.raises(OutputRefused, match=r"acquisition\.json already exists"):
-        second.write({"acquisition.json": big[::-1]}, small, inputs=frozenset())
+        second.write({"acquisition.json": big[::-1]}, small, inputs=frozenset(), originals={}, invalid=False)
     assert aws.objects(bucket, "big/")["acquisition.json"] == big  # the conditional multipart replaced nothing
     assert aws.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []  # the lost upload was aborted
 

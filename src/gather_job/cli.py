@@ -211,6 +211,7 @@ def main(
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
     _setup_logging(env, args.log_format)
+    outcome: Outcome | None = None
     try:
         outcome = _dispatch(args, env, sys.stdin, write_hook)
     except InvalidMetadata as exc:
@@ -219,23 +220,34 @@ def main(
         if args.debug:
             traceback.print_exc()
         sys.stderr.write(_paragraph(exc) + "\n")
-        return exc.exit_code
+        return _finish(args, None, exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("gather-job: interrupted; nothing was written.\n")
-        return ExitCode.INTERRUPTED
+        return _finish(args, None, ExitCode.INTERRUPTED)
     except Exception:
         traceback.print_exc()
         sys.stderr.write(
             "gather-job: internal error (exit 1): this is a bug in gather-job, not in your metadata. "
             "Please report it with the traceback above.\n"
         )
-        return ExitCode.BUG
+        return _finish(args, None, ExitCode.BUG)
     if outcome is None:
         return ExitCode.OK
     from gather_job.commands import show
 
     show(args, outcome)
-    return outcome.exit_code
+    return _finish(args, outcome, outcome.exit_code)
+
+
+def _finish(args: argparse.Namespace, outcome: Outcome | None, code: int) -> int:
+    """End stderr with the verdict line (run and check), then return the exit code."""
+    if args.command in ("run", "check"):
+        from gather_job.render import verdict
+
+        report = outcome.gathered.settings.report if outcome is not None and outcome.gathered else None
+        sys.stderr.write(verdict(outcome, code, report) + "\n")
+        sys.stderr.flush()
+    return code
 
 
 def entrypoint() -> None:

@@ -15,14 +15,16 @@ findings, so jobs run one after another give what separate processes give.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from gather_job import __version__, report, schema
-from gather_job.errors import ExitCode, InvalidMetadata, UsageError
+from gather_job.errors import ExitCode, InvalidMetadata, ServiceError, UsageError
 from gather_job.findings import Finding, Findings
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.progress import Progress
@@ -30,7 +32,7 @@ from gather_job.render import counts
 from gather_job.settings.model import JobSettings
 from gather_job.storage import atomic
 from gather_job.storage.folder import open_folder
-from gather_job.storage.target import REPORT_NAME, Hook, open_target
+from gather_job.storage.target import ORIGINALS, REPORT_NAME, Hook, open_target
 
 if TYPE_CHECKING:
     from gather_job.aws import Clients
@@ -71,8 +73,6 @@ def serialize(doc: Document) -> bytes | None:
 
 
 def checksums(files: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
-    import hashlib
-
     return {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()}
 
 
@@ -87,7 +87,7 @@ def _core_bytes(gathered: Gathered) -> dict[str, bytes]:
 
 
 def _report(
-    command: str, status: Status, code: ExitCode, gathered: Gathered, files: dict[str, bytes]
+    command: str, status: Status, code: ExitCode, gathered: Gathered, files: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     return report.build_report(
         command=command,
@@ -98,7 +98,7 @@ def _report(
         settings=gathered.settings.model_dump(mode="json"),
         sources={schema.file_name(kind): doc.origin for kind, doc in sorted(gathered.documents.items())},
         findings=gathered.findings,
-        files=checksums(files),
+        files=files,
         service_calls=gathered.service_calls,
         timings=gathered.timings,
     )
@@ -142,15 +142,30 @@ class GatherMetadataJob:
     def _gather(self, mode: Literal["run", "check"]) -> Gathered:
         from gather_job.pipeline.gather import gather
 
-        folder = open_folder(self.job_settings, self._clients_for_use())
+        self._folder = open_folder(self.job_settings, self._clients_for_use())
         return gather(
             self.job_settings,
             notes=self.notes,
-            folder=folder,
+            folder=self._folder,
             user_agent=f"gather-job/{__version__}",
             mode=mode,
             progress=self.progress,
         )
+
+    def _originals(self, gathered: Gathered) -> dict[str, Callable[[], bytes]]:
+        """The input files to keep in the output, read again when written and checked against the first read."""
+        folder = self._folder
+
+        def read(name: str, digest: str) -> bytes:
+            data = folder.read(name)
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise ServiceError(
+                    f"{folder.location(name)} changed while the job ran, so its copy would not be what was checked.",
+                    hint="Run the job again once the upload's files are complete.",
+                )
+            return data
+
+        return {name: functools.partial(read, name, digest) for name, (digest, _) in gathered.inputs_read.items()}
 
     def _clients_for_use(self) -> Clients:
         if self._clients is None:
@@ -171,19 +186,26 @@ class GatherMetadataJob:
         status: Status = "invalid" if invalid else "written"
         code = ExitCode.INVALID if invalid else ExitCode.OK
         to_write = {} if invalid else files
-        data = _report("run", status, code, gathered, to_write)
+        originals = self._originals(gathered) if settings.keep_original_inputs and not invalid else {}
+        listed = checksums(to_write) | {
+            f"{ORIGINALS}/{name}": {"sha256": digest, "bytes": size}
+            for name, (digest, size) in gathered.inputs_read.items()
+            if name in originals
+        }
+        data = _report("run", status, code, gathered, listed)
         encoded = report.dumps(data)
-        with self.progress.step(f"writing {len(to_write) + 1} files to {target.label}"):
-            written = target.write(to_write, encoded, inputs=gathered.input_locations)
+        with self.progress.step(f"writing {len(listed) + 1} files to {target.label}"):
+            written = target.write(
+                to_write, encoded, inputs=gathered.input_locations, originals=originals, invalid=invalid
+            )
         _extra_report(settings, encoded)
-        every = {**to_write, REPORT_NAME: encoded}
-        outcome = Outcome(
-            status, code, gathered.findings, target.label, checksums({n: every[n] for n in written}), data, gathered
-        )
+        every = {**listed, REPORT_NAME: checksums({REPORT_NAME: encoded})[REPORT_NAME]}
+        outcome = Outcome(status, code, gathered.findings, target.label, {n: every[n] for n in written}, data, gathered)
         if invalid:
+            where = f"{target.label}/{REPORT_NAME}" if REPORT_NAME in written else "not written there"
             raise InvalidMetadata(
                 f"The metadata is invalid ({counts(gathered.findings)}); no core file was written "
-                f"(raise_if_invalid=true). Report: {target.label}/{REPORT_NAME}",
+                f"(raise_if_invalid=true). Report: {where}",
                 outcome=outcome,
             )
         return outcome

@@ -17,6 +17,15 @@ if TYPE_CHECKING:
     from gather_job.job import Outcome
 
 WIDTH = 100
+REPORT = "gather_report.json"
+VERDICTS = {
+    1: "a bug in gather-job (exit 1)",
+    2: "unusable settings or input (exit 2)",
+    3: "invalid metadata (exit 3)",
+    4: "a service failed; retry later (exit 4)",
+    5: "output refused (exit 5)",
+    130: "interrupted (exit 130)",
+}
 LABELS = {Severity.error: "ERROR", Severity.warning: "WARNING", Severity.info: "note"}
 
 
@@ -94,19 +103,42 @@ def summary(outcome: Outcome) -> str:
     gathered = outcome.gathered
     tally = counts(outcome.findings)
     if outcome.status == "invalid":
+        where = f"Report: {outcome.target}/{REPORT}"
+        if REPORT not in outcome.files:
+            where = f"{outcome.target} holds a complete earlier result, which was left as it was (no report there)"
         head = (
-            f"gather-job: the metadata is invalid ({tally}); no core file was written "
-            f"(raise_if_invalid=true). Report: {outcome.target}/gather_report.json"
+            f"gather-job: the metadata is invalid ({tally}); no core file was written (raise_if_invalid=true). {where}"
         )
     elif outcome.status == "checked":
         verdict = "errors must be fixed before upload" if outcome.exit_code else "ready for upload"
         head = f"gather-job check: {tally}; {verdict}."
     else:
-        cores = [n for n in outcome.written if n != "gather_report.json"]
-        head = f"gather-job: wrote {len(cores)} files and gather_report.json to {outcome.target} ({tally})"
+        cores = [n for n in outcome.written if n != REPORT and "/" not in n]
+        kept = len([n for n in outcome.written if "/" in n])
+        also = f", and kept {kept} input file(s) under original_metadata/uploaded_json/" if kept else ""
+        head = f"gather-job: wrote {len(cores)} files and {REPORT} to {outcome.target}{also} ({tally})"
     from gather_job.schema import CORE_FILES
 
     ordered = {kind: gathered.documents[kind] for kind in CORE_FILES if kind in gathered.documents}
     parts = [head, sources(ordered, gathered.service_calls, gathered.folder_label)]
     body = render(outcome.findings)
     return "\n\n".join(parts + ([body] if body else []))
+
+
+def verdict(outcome: Outcome | None, code: int, report_path: str | None = None) -> str:
+    """The last stderr line of every run: what happened, the exit code, the counts, where the report is.
+
+    The pipeline shows only the tail of stderr and calls any non-zero exit FAILED; this line says why.
+    """
+    if outcome is None:
+        return f"gather-job: verdict: {VERDICTS.get(code, f'exit {code}')}; no report written."
+    if outcome.status == "skipped":
+        return f"gather-job: verdict: skipped (exit 0): {outcome.target} already holds a gathered asset."
+    what = {"written": "written", "checked": "ready for upload" if code == 0 else "errors to fix before upload"}
+    head = what.get(outcome.status) or VERDICTS.get(code, outcome.status)
+    if outcome.status in ("written", "checked"):
+        head = f"{head} (exit {code})"
+    places = [f"{outcome.target}/{REPORT}"] if REPORT in outcome.files else []
+    places += [report_path] if report_path else []
+    where = f"report: {', '.join(places)}" if places else "no report written"
+    return f"gather-job: verdict: {head}: {counts(outcome.findings)}; {where}."

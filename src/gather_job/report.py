@@ -1,4 +1,10 @@
-"""gather_report.json: what a run used, found and wrote, versioned and free of secrets."""
+"""gather_report.json: what a run used, found and wrote, versioned and safe to publish.
+
+The report travels with the asset, possibly to an open bucket: no secret in any form, no absolute
+local path (a local folder is named by its last part), no host beyond the configured metadata
+service (S3/SSM endpoints and the AWS profile show only that they were set). Where each file came
+from stays readable: file names relative to the metadata folder, and the service's URLs.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +35,25 @@ def redact(value: Any, key: str = "") -> Any:
     return value
 
 
+LOCAL_PATHS = ("metadata_dir", "output_dir", "report", "job_type_source")
+PRIVATE = ("s3_endpoint_url", "ssm_endpoint_url", "aws_profile")
+_NOT_LOCAL = re.compile(r"^(s3://|ssm:)", re.IGNORECASE)
+
+
+def published(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings as the report shows them: redacted, local paths cut to their last part, endpoints hidden."""
+    shown: dict[str, Any] = dict(redact(settings))
+    for key in LOCAL_PATHS:
+        value = shown.get(key)
+        if isinstance(value, str) and value and not _NOT_LOCAL.match(value):
+            name = value.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+            shown[key] = f".../{name}" if name else "..."
+    for key in PRIVATE:
+        if shown.get(key):
+            shown[key] = "(set)"
+    return shown
+
+
 def build_report(
     *,
     command: str,
@@ -51,7 +76,7 @@ def build_report(
         "exit_code": exit_code,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "summary": {s.value: findings.count(s) for s in Severity},
-        "settings": redact(settings),
+        "settings": published(settings),
         "sources": dict(sources),
         "findings": [f.to_json() for f in findings.sorted()],
         "files": dict(files),

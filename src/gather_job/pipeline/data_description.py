@@ -113,7 +113,10 @@ def build(
         "restrictions": dd.restrictions,
         "modalities": [Modality.from_abbreviation(m) for m in dd.modalities],
         "data_summary": dd.data_summary,
-        "tags": dd.tags,
+        # a calibration's subject: say so in the tags, which aind-data-schema otherwise adds only in memory
+        "tags": [*(dd.tags or []), "calibration"]
+        if subject_id == "calibration" and "calibration" not in (dd.tags or [])
+        else dd.tags,
     }
     doc.data = fields
     cls = schema.model_class("data_description")

@@ -51,3 +51,4 @@ class Gathered:
     folder_label: str = ""
     unchecked: set[str] = field(default_factory=set)
     input_locations: frozenset[str] = frozenset()  # where each input file is, so no output overwrites one
+    inputs_read: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (sha256, size) as read

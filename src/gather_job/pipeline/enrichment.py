@@ -142,7 +142,7 @@ class _Enricher:
         for field, weighing in (("animal_weight_prior", prior), ("animal_weight_post", post)):
             if weighing is None:
                 continue
-            value = (weighing.grams / GRAMS_PER.get(unit, Decimal(1))).normalize()
+            value = weighing.grams if unit == "gram" else (weighing.grams / GRAMS_PER[unit]).normalize()
             current = getattr(details, field)
             equal = current is not None and Decimal(str(current)) == value
             if self._keep_or_replace(field, current, value, equal, f"Waterlog ({weighing.shown})"):

@@ -7,6 +7,7 @@ their keys are known (`Lookups`) and are read only when a stage needs the answer
 from __future__ import annotations
 
 import copy
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,8 +81,8 @@ class Gathering:
         if "subject" not in self.result.plan.exact:
             self.lookups.start("subject", subject_id)
         self.lookups.start("procedures", subject_id)  # also with a procedures.json: the two are joined
-        # LabTracks also tells a subject 500 caused by several records for one id from an outage
-        enrichment.start(self.lookups, subject_id, wall_clock if self.s.enrichment_settings.enabled else None)
+        if self.s.enrichment_settings.enabled:
+            enrichment.start(self.lookups, subject_id, wall_clock)
         if self.result.plan.mapped:
             self.lookups.start(mappers.INTENDED_MEASUREMENTS, subject_id)
 
@@ -99,6 +100,7 @@ class Gathering:
                 self.findings.error(problem.id, problem.message, files=(name,), hint=problem.hint)
                 doc = Document(kind=kind, label=name)
             else:
+                self.result.inputs_read[name] = (hashlib.sha256(raw).hexdigest(), len(raw))
                 doc = Document(kind=kind, label=name, raw=raw, data=load.decode_json(name, raw, self.findings))
             doc.origin = {"from": "file", "file": name}
             decoded.append((kind, doc))
@@ -201,6 +203,8 @@ class Gathering:
         if "subject" not in self.result.documents:
             got = self.lookups.outcome("subject")
             if got is not None and isinstance(got[2], ServiceError):
+                # LabTracks' own list tells several records for one id (a data problem) from an outage
+                self.lookups.start(enrichment.LABTRACKS, "", {"subject_id": got[0]})
                 labtracks = self.lookups.outcome(enrichment.LABTRACKS)
                 if not service_answers.ambiguous_subject(got[0], got[1], got[2], labtracks, self.findings):
                     raise got[2]

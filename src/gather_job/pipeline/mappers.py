@@ -12,7 +12,7 @@ warning and the job goes on without that part.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +34,12 @@ def part_name(mapper: str) -> str:
 
 
 def available() -> bool:
-    return importlib.util.find_spec("aind_metadata_mapper") is not None
+    """Whether the extra is installed (its package's __init__ is tiny; the mapper loads only when run)."""
+    try:
+        importlib.import_module("aind_metadata_mapper")
+    except ImportError:
+        return False
+    return True
 
 
 def subject_of(mapper: str, data: Mapping[str, Any]) -> str | None:
@@ -66,8 +71,6 @@ def run(
             hint=f"Install the extra ({EXTRA}), or put the acquisition in the folder as {label}.",
         )
         return None
-    import importlib
-
     module = importlib.import_module(REGISTRY[mapper])
     instance = module.FIPMapper()
     with capture(findings, (name,), f"running the {mapper} mapper", logger_name="aind_metadata_mapper"):

@@ -130,10 +130,25 @@ def _parse(text: Any) -> tuple[datetime, timezone | None, str] | None:
         return None
 
 
+_DATE_ONLY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
 def _naive(text: Any) -> tuple[datetime, str] | None:
-    """(wall-clock time, timespec) of a naive datetime string (no offset, not date-only), or None."""
+    """(wall-clock time, timespec) of a naive datetime string, or None.
+
+    A date alone in a datetime field is midnight at the rig: pydantic would otherwise read it as
+    midnight in the zone of the machine that validates it.
+    """
     parsed = _parse(text)
-    return (parsed[0], parsed[2]) if parsed and parsed[1] is None else None
+    if parsed is not None:
+        return (parsed[0], parsed[2]) if parsed[1] is None else None
+    day = _DATE_ONLY.fullmatch(text) if isinstance(text, str) else None
+    if day is None:
+        return None
+    try:
+        return datetime(int(day.group(1)), int(day.group(2)), int(day.group(3))), "seconds"
+    except ValueError:
+        return None
 
 
 def _offset_in(text: Any) -> timezone | None:

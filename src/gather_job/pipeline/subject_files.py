@@ -19,7 +19,7 @@ from gather_job.pipeline.documents import Document
 from gather_job.pipeline.library_notices import capture
 
 CALIBRATION = "calibration"
-BUILT = "built for a calibration upload"
+BUILT = "calibration upload's settings"
 
 
 def calibration_documents(calibration_object: dict[str, Any] | None, findings: Findings) -> dict[str, Document]:

@@ -88,7 +88,7 @@ class LocalFolder:
         if target.parent != root and root not in target.parents:
             raise InputProblem(
                 "gather.file.outside_folder",
-                f"{name} is a link to {target}, outside the metadata folder; it was not read.",
+                f"{name} is a link to a file outside the metadata folder; it was not read.",
                 "Copy the file into the folder instead of linking to it.",
             )
         if target.is_dir():

@@ -30,7 +30,7 @@ from gather_job import aws
 from gather_job.errors import OutputRefused, ServiceError
 from gather_job.storage.s3_folder import list_children
 from gather_job.storage.s3uri import S3Uri
-from gather_job.storage.target import OUR_FILES, REPORT_NAME, Hook, proceed
+from gather_job.storage.target import ORIGINALS, OUR_FILES, REPORT_NAME, Hook, Originals, proceed
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024  # boto3's default threshold and part size
 PART_SIZE = 8 * 1024 * 1024
@@ -97,11 +97,25 @@ class S3Target:
         """Apply `if_exists` before any work; False means skip (exit 0 without writing)."""
         return proceed(REPORT_NAME in self._names_there(), self.policy, str(self.uri))
 
-    def write(self, files: Mapping[str, bytes], report: bytes, *, inputs: frozenset[str]) -> list[str]:
-        """Write `files`, then the report; return the names written. Inputs in this prefix are never rewritten."""
+    def write(
+        self,
+        files: Mapping[str, bytes],
+        report: bytes,
+        *,
+        inputs: frozenset[str],
+        originals: Originals,
+        invalid: bool,
+    ) -> list[str]:
+        """Write `files` and the kept originals, then the report; return the names written.
+
+        Inputs in this prefix are never rewritten; an invalid run leaves a complete earlier asset alone.
+        """
         names = [name for name in sorted(files) if self.uri.url(name) not in inputs]
         there = self._names_there()
+        if invalid and REPORT_NAME in there:
+            return []
         conditional = self.policy == "error"
+        kept = [f"{ORIGINALS}/{name}" for name in sorted(originals)]
         if conditional:
             clash = sorted(there & {*names, REPORT_NAME})
             if clash:
@@ -114,12 +128,20 @@ class S3Target:
             self._delete(REPORT_NAME)  # until the new report lands, the prefix is visibly incomplete
         for name in names:
             self._put(name, files[name], conditional=conditional)
+        for key, name in zip(kept, sorted(originals), strict=True):
+            self._put(key, originals[name](), conditional=False)
         if not conditional:
             stale = (there & OUR_FILES) - {*names, REPORT_NAME}
+            stale |= set(self._kept_there()) - set(kept)
             for name in sorted(n for n in stale if self.uri.url(n) not in inputs):
                 self._delete(name)
         self._put(REPORT_NAME, report, conditional=conditional)
-        return [*names, REPORT_NAME]
+        return [*names, *kept, REPORT_NAME]
+
+    def _kept_there(self) -> list[str]:
+        """The originals an earlier run kept under this prefix."""
+        sub = S3Uri(self.uri.bucket, f"{self.uri.prefix}{ORIGINALS}/")
+        return [f"{ORIGINALS}/{name}" for name in list_children(self.client, sub, "output_dir").objects]
 
     def _delete(self, name: str) -> None:
         self.pause(f"delete:{name}")

@@ -1,19 +1,24 @@
-"""The `Target` a run writes to, the `if_exists` decision, and writing to a local folder atomically.
+"""The `Target` a run writes to, the `if_exists` decision, and writing into a local folder.
 
-A folder the job owns (absent, or holding only a previous gather's files) is replaced as a whole:
-the new files are written into a temporary folder beside it, which is then swapped in with one
-atomic `renameat2(RENAME_EXCHANGE)` (or two renames where the kernel lacks it). A folder shared
-with other files (e.g. metadata_dir == output_dir) gets each file by temp-file + `os.replace`,
-gather_report.json last, and never has an input file rewritten.
+The output folder is the pipeline's (its staging folder, with the mode, group and setgid bit it
+chose): the job writes *into* it and never replaces it, so its inode and permissions stay. Under
+an exclusive lock on the folder (concurrent runs wait for each other, and the `if_exists` decision
+is taken again under it), each file is written atomically (a temporary file beside it, renamed
+over it): first the old report is removed, then the core files and the kept originals are written,
+core files of an earlier run that this run does not write are removed, and the report comes last.
+A run killed midway leaves a folder without gather_report.json: visibly incomplete until a rerun.
+Input files (metadata_dir may be the output folder) are never rewritten. An invalid run leaves a
+complete earlier result alone (docs/design.md §9).
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
-import shutil
-import time
-from collections.abc import Callable, Mapping
+import stat
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -28,8 +33,9 @@ if TYPE_CHECKING:
 
 REPORT_NAME = "gather_report.json"
 OUR_FILES = frozenset({file_name(kind) for kind in CORE_FILES} | {REPORT_NAME})
-STALE_TEMP_S = 3600.0
+ORIGINALS = "original_metadata/uploaded_json"  # where the input files are kept, as the reference keeps them
 Hook = Callable[[str], None]
+Originals = Mapping[str, Callable[[], bytes]]  # name -> the input's bytes, read when written
 
 
 def open_target(settings: JobSettings, clients: Clients, hook: Hook | None = None) -> Target:
@@ -65,7 +71,7 @@ def proceed(holds: bool, policy: str, label: str) -> bool:
 
 
 class Target(Protocol):
-    """Where a run's files go: a local folder (`LocalTarget`) or an S3 prefix (`s3_output.S3Target`)."""
+    """Where a run's files go: a local folder (`LocalTarget`) or an S3 prefix (`s3_target.S3Target`)."""
 
     @property
     def label(self) -> str: ...
@@ -74,8 +80,18 @@ class Target(Protocol):
         """Apply `if_exists` before the gather: False means skip; raises OutputRefused for `error`."""
         ...
 
-    def write(self, files: Mapping[str, bytes], report: bytes, *, inputs: frozenset[str]) -> list[str]:
-        """Write the files, the report last; never rewrite an input (`Folder.location` strings)."""
+    def write(
+        self,
+        files: Mapping[str, bytes],
+        report: bytes,
+        *,
+        inputs: frozenset[str],
+        originals: Originals,
+        invalid: bool,
+    ) -> list[str]:
+        """Write the files and the kept originals, the report last; never rewrite an input (`Folder.location`
+        strings). An `invalid` run (report only) leaves a complete earlier result alone. Returns the
+        names written (the report's absence from them means it was not written there)."""
         ...
 
 
@@ -90,131 +106,92 @@ class LocalTarget:
         return str(self.path)
 
     def prepare(self) -> bool:
-        if self.path.exists() and not self.path.is_dir():
-            raise UsageError(f"output_dir '{self.path}' is a file, not a folder.", hint="Point output_dir at a folder.")
+        _check_folder(self.path)
         return proceed(holds_asset(self.path), self.policy, str(self.path))
 
-    def write(self, files: Mapping[str, bytes], report: bytes, *, inputs: frozenset[str]) -> list[str]:
-        return write_local(self.path, files, report, inputs=frozenset(Path(p) for p in inputs), hook=self.hook)
-
-
-def _owned(target: Path, inputs: frozenset[Path]) -> bool:
-    """True when everything in `target` is a previous gather's output (so it may be replaced whole)."""
-    if not target.exists():
-        return True
-    return all(
-        entry.name in OUR_FILES and entry.is_file() and entry.resolve() not in inputs for entry in target.iterdir()
-    )
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths (Linux renameat2); False when the platform cannot."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        libc = ctypes.CDLL(name, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    return bool(result == 0)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _clean_stale(parent: Path, prefix: str) -> None:
-    """Remove staging folders of killed runs: their pid is gone (or they are over an hour old)."""
-    now = time.time()
-    for entry in parent.glob(f"{prefix}*"):
-        pid = entry.name.removeprefix(prefix).split("-")[0]
+    def write(
+        self,
+        files: Mapping[str, bytes],
+        report: bytes,
+        *,
+        inputs: frozenset[str],
+        originals: Originals,
+        invalid: bool,
+    ) -> list[str]:
+        pause = self.hook or (lambda step: None)
         try:
-            dead = pid.isdigit() and not _alive(int(pid))
-            if dead or now - entry.stat().st_mtime > STALE_TEMP_S:
-                shutil.rmtree(entry, ignore_errors=True)
-        except OSError:
-            continue
+            self.path.mkdir(parents=True, exist_ok=True)
+            _check_folder(self.path)
+            with _locked(self.path):
+                holds = holds_asset(self.path)
+                if not proceed(holds, self.policy, str(self.path)) or (invalid and holds):
+                    return []  # another run completed meanwhile (skip), or an invalid run over a good result
+                return _write_into(self.path, files, report, {Path(p) for p in inputs}, originals, pause)
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot write to output_dir '{self.path}': {exc.strerror or exc}.",
+                hint="Check that the folder is writable and the disk is not full.",
+            ) from exc
 
 
-def write_local(
-    target: Path,
-    files: Mapping[str, bytes],
-    report: bytes,
-    *,
-    inputs: frozenset[Path] = frozenset(),
-    hook: Hook | None = None,
-) -> list[str]:
-    """Write `files` and the report into `target`; return the names actually written."""
-    pause = hook or (lambda step: None)
+def _check_folder(path: Path) -> None:
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if _owned(target, inputs):
-            return _swap_in(target, files, report, pause)
-        return _replace_each(target, files, report, inputs, pause)
-    except OSError as exc:
-        raise UsageError(
-            f"Cannot write to output_dir '{target}': {exc.strerror or exc}.",
-            hint="Check that the folder is writable and the disk is not full.",
-        ) from exc
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(mode):
+        raise UsageError(f"output_dir '{path}' is not a folder.", hint="Point output_dir at a folder (or a new path).")
 
 
-def _swap_in(target: Path, files: Mapping[str, bytes], report: bytes, pause: Hook) -> list[str]:
-    prefix = f".{target.name}.gather-tmp-"
-    _clean_stale(target.parent, prefix)
-    staging = target.parent / f"{prefix}{os.getpid()}-{os.urandom(6).hex()}"
-    staging.mkdir()
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on the folder itself (no lock file is left in it); concurrent runs take turns."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        for name, data in files.items():
-            atomic.write_synced(staging / name, data)
-        atomic.write_synced(staging / REPORT_NAME, report)
-        atomic.fsync_dir(staging)
-        pause("swap")
-        if not target.exists():
-            staging.rename(target)
-        elif _exchange(staging, target):
-            shutil.rmtree(staging)  # now the previous result
-        else:
-            old = target.parent / f"{prefix}{os.getpid()}-old-{os.urandom(6).hex()}"
-            target.rename(old)
-            staging.rename(target)
-            shutil.rmtree(old)
-        atomic.fsync_dir(target.parent)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return [*files, REPORT_NAME]
+        os.close(fd)  # closing releases the lock
 
 
-def _replace_each(
-    target: Path, files: Mapping[str, bytes], report: bytes, inputs: frozenset[Path], pause: Hook
+def _remove_leftovers(folder: Path) -> None:
+    """Temporary files of killed runs: every writer holds the lock while its own exist, so any found now is dead."""
+    for leftover in folder.glob(f".*{atomic.TEMP_MARK}*"):
+        leftover.unlink(missing_ok=True)
+
+
+def _write_into(
+    target: Path, files: Mapping[str, bytes], report: bytes, inputs: set[Path], originals: Originals, pause: Hook
 ) -> list[str]:
     written: list[str] = []
-    for leftover in target.glob(".*.gather-tmp-*"):  # from a run killed between write and rename
-        leftover.unlink(missing_ok=True)
+    kept = target / ORIGINALS
+    _remove_leftovers(target)
+    if kept.is_dir():
+        _remove_leftovers(kept)
     stale = target / REPORT_NAME
     if stale.exists():
         pause("unlink-report")
         stale.unlink()  # until the new report lands, the folder is visibly incomplete
-    for name, data in [*files.items(), (REPORT_NAME, report)]:
+    for name, data in files.items():
         final = target / name
         if final.resolve() in inputs:
             continue  # an input file of this very folder: never rewritten
         atomic.replace(final, data, before_rename=functools.partial(pause, f"replace:{name}"))
         written.append(name)
+    if originals:
+        kept.mkdir(parents=True, exist_ok=True)
+        for name, read in originals.items():
+            atomic.replace(kept / name, read(), before_rename=functools.partial(pause, f"original:{name}"))
+            written.append(f"{ORIGINALS}/{name}")
+    if kept.is_dir():
+        for old in kept.iterdir():
+            if old.name not in originals and old.is_file():
+                old.unlink()
+    for name in sorted(OUR_FILES - {REPORT_NAME} - set(files)):
+        old = target / name
+        if old.is_file() and old.resolve() not in inputs:
+            old.unlink()  # an earlier run's core file this run does not write
+    atomic.replace(target / REPORT_NAME, report, before_rename=functools.partial(pause, f"replace:{REPORT_NAME}"))
+    written.append(REPORT_NAME)
     atomic.fsync_dir(target)
     return written
