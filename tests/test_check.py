@@ -24,7 +24,9 @@ def check(folder: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple
 def test_a_clean_folder_says_what_it_checked(asset, capsys) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = check(asset(with_subject=True, with_procedures=True), "--offline", capsys=capsys)
     assert code == 0
-    assert "ready for upload" in out
+    # offline, the service's procedures (joined at upload) and the upload's data_description stay open
+    assert "no error in what could be checked here; still open until upload: data_description.json" in out
+    assert "the service's procedures" in out and "ready for upload" not in out
     assert "instrument.json   merged from instrument_a.json + instrument_b.json" in out
     assert "subject.json      from subject.json" in out
     assert "metadata service: not asked" in out
@@ -52,10 +54,14 @@ def test_errors_exit_3_grouped_by_file_errors_first(asset, capsys) -> None:  # t
 def test_json_lines(asset, capsys) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = check(asset("shared_device"), "--offline", "--json", capsys=capsys)
     assert code == 3
-    findings = [json.loads(line) for line in out.splitlines()]
+    records = [json.loads(line) for line in out.splitlines()]
+    findings = [r for r in records if r["type"] == "finding"]
     first = findings[0]
     assert first["id"] == "gather.merge.shared_device" and first["severity"] == "error"
-    assert set(first) == {"id", "severity", "files", "location", "message", "value", "hint"}
+    assert set(first) == {"type", "id", "severity", "files", "location", "message", "value", "hint"}
+    summary = records[-1]
+    assert summary["type"] == "summary" and summary["exit_code"] == 3 and summary["counts"]["error"] >= 1
+    assert summary["verdict"] == "errors to fix before upload (exit 3)"
 
 
 def test_check_uses_the_settings_and_the_service(asset, service, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -74,7 +80,7 @@ def test_check_finds_what_run_finds(asset, service, gather, capsys) -> None:  # 
     folder = asset("mismatched_instrument_id", with_subject=True, with_procedures=True, with_data_description=True)
     run = gather(folder)  # offline, as the check: the folder has every file
     code, out, _ = check(folder, "--offline", "--json", capsys=capsys)
-    ids = {json.loads(line)["id"] for line in out.splitlines()}
+    ids = {json.loads(line).get("id") for line in out.splitlines()}
     assert code == run.code == 3
     assert set(run.ids("error")) <= ids
 

@@ -13,11 +13,11 @@ from tests.support.fake_service import FakeMetadataService, Route
 # variant -> (finding id, file it names, location, text the hint must contain)
 BROKEN: dict[str, tuple[str, str, str | None, str]] = {
     "shared_device": ("gather.merge.shared_device", "instrument_a.json", "components", "HarpDevice"),
-    "mismatched_subject_acquisition": (
-        "gather.merge.acquisition_mismatch",
-        "acquisition_a.json",
+    "mismatched_subject_acquisition": (  # once, in the file that differs, with every place
+        "gather.subject_id.mismatch",
+        "acquisition_b.json",
         "subject_id",
-        "same subject_id",
+        "Every place",
     ),
     "unknown_active_device": (
         "gather.compat.unknown_active_device",

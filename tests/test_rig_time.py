@@ -352,3 +352,19 @@ def test_attached_acquisitions_validate_to_the_same_bytes_in_every_process_zone(
     assert len({utc["naive"], la["naive"], kolkata["naive"]}) == 3
     starts = [json.loads(r["naive"])["acquisition_start_time"] for r in (utc, la, kolkata)]
     assert starts == ["2024-03-05T14:20:00Z", "2024-03-05T14:20:00-08:00", "2024-03-05T14:20:00+05:30"]
+
+
+def test_the_raw_screen_finds_every_naive_time_the_walk_would() -> None:
+    from gather_job.pipeline.rig_time import may_hold_naive
+
+    aware = assets.acquisition_a().model_dump_json(indent=3).encode()
+    assert not may_hold_naive(aware, ACQ_KEYS)  # the common case: the walk is skipped
+    for naive in (
+        b'{"acquisition_start_time": "2024-03-05T14:20:00"}',
+        b'{"stream_end_time":"2024-03-05 14:20"}',
+        b'{"stream_start_time": "2024-03-05"}',
+        b'{"a": {"stimulus_start_time" :  "2024-03-05T14:20:00.123456"}}',
+        b'{"acquisition_start_time": "2024-03-05T14:20:00\\u002b07:00"}',  # escaped: let the walk decide
+    ):
+        assert may_hold_naive(naive, ACQ_KEYS), naive
+    assert not may_hold_naive(b'{"notes": "2024-03-05T14:20:00"}', ACQ_KEYS)

@@ -74,7 +74,7 @@ def test_check_an_uploaded_asset(
     aws.upload(broken, "gather-test", "broken/")
     code, out, _ = run(["check", "s3://gather-test/broken/", "--settings-file", str(path), "--json"], capsys)
     findings = [json.loads(line) for line in out.splitlines()]
-    assert code == 3 and "gather.compat.unknown_active_device" in {f["id"] for f in findings}
+    assert code == 3 and "gather.compat.unknown_active_device" in {f.get("id") for f in findings}
 
 
 def test_regathering_in_place_never_rewrites_an_input(

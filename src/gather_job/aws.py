@@ -20,7 +20,9 @@ from typing import Any
 
 from gather_job import __version__
 from gather_job.errors import GatherError, OutputRefused, ServiceError, UsageError
+from gather_job.logs import redact
 from gather_job.settings.model import JobSettings
+from gather_job.settings.values import shown_url, url_problem
 
 CREDENTIALS_HINT = (
     "Give the job AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile "
@@ -88,16 +90,18 @@ def make_client(service: str, settings: JobSettings, endpoint_url: str | None) -
         read_timeout=60,
         user_agent_extra=f"gather-job/{__version__}",
     )
-    where = f"the {service.upper()} client" + (f" for {endpoint_url}" if endpoint_url else "")
+    shown = shown_url(endpoint_url) if endpoint_url else ""
+    where = f"the {service.upper()} client" + (f" for {shown}" if endpoint_url else "")
+    hint = f"Set {service}_endpoint_url to a URL such as http://127.0.0.1:5000, or unset it."
+    if endpoint_url and (problem := url_problem(endpoint_url, aws=True)):  # JobSettings refuses these too
+        raise UsageError(f"Cannot use the endpoint '{shown}' for {service.upper()}: it {problem}.", hint=hint)
     with translated("creating", where):
         session = boto3.session.Session(profile_name=settings.aws_profile, region_name=settings.aws_region)
         try:
             return session.client(service, endpoint_url=endpoint_url, config=config)
-        except ValueError as exc:  # botocore: "Invalid endpoint: ..."
-            raise UsageError(
-                f"Cannot use the endpoint '{endpoint_url}' for {service.upper()}: {exc}.",
-                hint=f"Set {service}_endpoint_url to a URL such as http://127.0.0.1:5000, or unset it.",
-            ) from exc
+        except ValueError as exc:  # botocore: "Invalid endpoint: <the URL as given>"
+            said = _said(exc).replace(endpoint_url or shown, shown)
+            raise UsageError(f"Cannot use the endpoint '{shown}' for {service.upper()}: {said}.", hint=hint) from None
 
 
 @contextmanager
@@ -114,27 +118,39 @@ def translated(action: str, where: str, *, permission: str | None = None) -> Ite
     except (GatherError, bx.ParamValidationError):
         raise  # ours already, or a bug in how the job calls boto3 (exit 1, with its traceback)
     except bx.ClientError as exc:
-        raise _client_error(exc, action, where, permission) from exc
+        raise _client_error(exc, action, where, permission) from _cause(exc)
     except (bx.NoCredentialsError, bx.PartialCredentialsError, bx.CredentialRetrievalError) as exc:
-        raise UsageError(f"No usable AWS credentials for {action} {where}: {exc}.", hint=CREDENTIALS_HINT) from exc
+        raise UsageError(
+            f"No usable AWS credentials for {action} {where}: {_said(exc)}.", hint=CREDENTIALS_HINT
+        ) from _cause(exc)
     except bx.ProfileNotFound as exc:
         raise UsageError(
             f"The AWS profile '{exc.kwargs.get('profile', '?')}' does not exist (needed for {action} {where}).",
             hint="Set aws_profile (or AWS_PROFILE) to a profile in ~/.aws/config, or unset it.",
-        ) from exc
+        ) from _cause(exc)
     except bx.NoRegionError as exc:
         raise UsageError(
             f"No AWS region is configured for {action} {where}.",
             hint="Set aws_region (or AWS_DEFAULT_REGION), e.g. us-west-2.",
-        ) from exc
+        ) from _cause(exc)
     except (bx.ConnectionError, bx.HTTPClientError) as exc:
         raise ServiceError(
-            f"Could not reach AWS for {action} {where}, even after retries: {exc}.",
+            f"Could not reach AWS for {action} {where}, even after retries: {_said(exc)}.",
             hint="Check the network and the endpoint settings (s3_endpoint_url, ssm_endpoint_url); "
             "this is usually temporary: retry later.",
-        ) from exc
+        ) from _cause(exc)
     except bx.BotoCoreError as exc:
-        raise ServiceError(f"AWS failed while {action} {where}: {exc}.", hint="Retry later.") from exc
+        raise ServiceError(f"AWS failed while {action} {where}: {_said(exc)}.", hint="Retry later.") from _cause(exc)
+
+
+def _said(exc: BaseException) -> str:
+    """An exception's text as a message may show it: botocore puts endpoint URLs and request details in it."""
+    return redact(str(exc))
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    """`exc` to chain (a --debug traceback shows it), unless its text holds something `redact` masks."""
+    return exc if _said(exc) == str(exc) else None
 
 
 def error_code(exc: Any) -> tuple[str, int]:
@@ -151,7 +167,7 @@ def _client_error(exc: Any, action: str, where: str, permission: str | None) -> 
     if message.startswith("<"):  # an XML error body where JSON was expected: recover its code and message
         code = _xml_field("Code", message) or code
         message = _xml_field("Message", message)
-    said = f"{code}: {message}" if message else code or f"HTTP {status}"
+    said = redact(f"{code}: {message}" if message else code or f"HTTP {status}")
     if code == "NoSuchBucket":
         bucket = exc.response.get("Error", {}).get("BucketName") or where
         return UsageError(

@@ -9,11 +9,13 @@ flags), and handed to `GatherMetadataJob` as one `JobSettings`.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from gather_job.errors import UsageError
 from gather_job.findings import Finding
 from gather_job.job import GatherMetadataJob, Outcome
 from gather_job.progress import Progress
@@ -36,11 +38,39 @@ FLAG_SETTINGS = (
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
     flags = {name: getattr(args, name) for name in FLAG_SETTINGS if getattr(args, name, None) is not None}
-    if getattr(args, "dir", None):
-        flags["metadata_dir"] = args.dir
+    paths = getattr(args, "paths", None)
+    if paths and len(paths) == 1 and not many(args):
+        flags["metadata_dir"] = paths[0]
     if getattr(args, "instrument_id", None):
         flags["instrument_settings"] = {"instrument_id": args.instrument_id}
+    if getattr(args, "policy", None):
+        flags["findings_policy"] = read_policy(args.policy)
     return flags
+
+
+def many(args: argparse.Namespace) -> bool:
+    """Whether `check` runs over many assets (then its output is JSON Lines per asset)."""
+    return len(getattr(args, "paths", None) or []) > 1 or bool(
+        getattr(args, "from_file", None) or getattr(args, "each", None)
+    )
+
+
+def read_policy(path: str) -> list[Any]:
+    """A findings policy file: a JSON list of rules (their keys are checked with the settings)."""
+    from gather_job import strict_json
+
+    where = f"findings policy file {path}"
+    rules, problems = strict_json.decode(
+        read_file(Path(path), "findings policy file", "Check --policy."), want_object=False
+    )
+    if problems:
+        raise UsageError(f"{where} {problems[0].text}.", hint="Write the policy as a JSON list of rules.")
+    if not isinstance(rules, list):
+        raise UsageError(
+            f"{where} holds a JSON {type(rules).__name__}, not a list of rules.",
+            hint='For example [{"id": "gather.library.*", "severity": "error"}].',
+        )
+    return rules
 
 
 def _file_layer(args: argparse.Namespace, stdin: IO[Any]) -> Layer | None:
@@ -69,32 +99,66 @@ def settings_from(
     return compose_settings(given, presets=job_types.for_settings)
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], write_hook: Hook | None) -> Outcome:
+def run(
+    args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], err: IO[str], write_hook: Hook | None
+) -> Outcome:
     settings, notes = settings_from(args, environ, stdin)
-    progress = Progress(sys.stderr)
+    progress = Progress(err)
     try:
         return GatherMetadataJob(settings, notes=notes, progress=progress, write_hook=write_hook).run_job()
     finally:
         progress.close()
 
 
-def check(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any]) -> Outcome:
+def check(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], err: IO[str]) -> Outcome:
     settings, notes = settings_from(args, environ, stdin)
-    progress = Progress(sys.stderr)
+    progress = Progress(err)
     try:
-        return GatherMetadataJob(settings, notes=notes, progress=progress).check()
+        outcome = GatherMetadataJob(settings, notes=notes, progress=progress).check()
     finally:
         progress.close()
+    if args.output:
+        _save_report(args.output, outcome)
+    return outcome
 
 
-def show(args: argparse.Namespace, outcome: Outcome) -> None:
+def _save_report(path: str, outcome: Outcome) -> None:
+    from gather_job import report
+    from gather_job.storage import atomic
+
+    try:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic.replace(target, report.dumps(outcome.report))
+    except OSError as exc:
+        raise UsageError(f"Cannot write the report to --output '{path}': {exc.strerror or exc}.") from exc
+
+
+def _view(args: argparse.Namespace, environ: Mapping[str, str], stream: IO[str]) -> Any:
+    from gather_job.findings import Severity
+    from gather_job.render import View
+
+    lowest = getattr(args, "min_severity", None) or ("info" if getattr(args, "verbose", False) else "warning")
+    colour = stream.isatty() and "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
+    return View(Severity(lowest), colour)
+
+
+def show(args: argparse.Namespace, outcome: Outcome, environ: Mapping[str, str], err: IO[str]) -> None:
     """Print what a run or check found: run on stderr (the pipeline's log), check on stdout."""
-    from gather_job.render import json_lines, summary
+    from gather_job.findings import Severity
+    from gather_job.render import View, json_lines, summary, summary_record
 
-    if args.command == "check":
-        sys.stdout.write(json_lines(outcome.findings) if args.json else summary(outcome) + "\n")
+    if args.command != "check":
+        err.write(summary(outcome, _view(args, environ, err)) + "\n")
+        return
+    view = _view(args, environ, sys.stdout)
+    if args.format == "jsonl":  # every finding unless --min-severity says otherwise
+        sys.stdout.write(json_lines(outcome, View(Severity(args.min_severity or "info"))))
+    elif args.format == "json":
+        document = {**outcome.report, "verdict": summary_record(outcome)}
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
     else:
-        sys.stderr.write(summary(outcome) + "\n")
+        sys.stdout.write(summary(outcome, view) + "\n")
 
 
 def job_types(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any]) -> None:
@@ -134,3 +198,53 @@ def _template(args: argparse.Namespace, stdin: IO[Any]) -> None:
     resources = parse_json_object(args.image_resources, "--image-resources JSON") if args.image_resources else None
     task = deploy.task(args.image, args.image_version or __version__, presets, resources)
     sys.stdout.write(json.dumps(task, indent=2) + "\n")
+
+
+def _asset_list(args: argparse.Namespace, stdin: IO[Any], clients: Any) -> list[str]:
+    from gather_job.archive import listing
+
+    found: list[str] = list(args.paths or [])
+    if args.from_file:
+        raw = stdin.read() if args.from_file == "-" else read_file(Path(args.from_file), "asset list", "").decode()
+        found += [line.strip() for line in raw.splitlines() if line.strip() and not line.startswith("#")]
+    if args.each:
+        found += listing.children(args.each, clients)
+    return list(dict.fromkeys(found))  # each asset once, in the order given
+
+
+def check_assets(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], err: IO[str]) -> Any:
+    """`check` over many assets: JSON Lines per asset, a summary, and (text) a table of the assets not clean."""
+    from gather_job.archive import listing, results, workers
+    from gather_job.aws import Clients
+
+    if args.from_file == "-" and args.settings_file == "-":
+        raise UsageError("--from-file - and --settings-file - both want standard input.", hint="Give one a file.")
+    settings, notes = settings_from(args, environ, stdin)
+    clients = Clients(settings)
+    assets = _asset_list(args, stdin, clients)
+    total = len(assets)
+    if args.shard:
+        shard = listing.parse_shard(args.shard, environ)
+        assets = [a for a in assets if shard.takes(a)]
+    if args.resume:
+        done = listing.done_assets(args.resume)
+        assets = [a for a in assets if a not in done]
+    if args.format == "text" and not args.output:  # the table says it; the JSON Lines only with --output
+        sink = results.Sink.discard()
+    else:
+        sink = results.Sink.open(args.output, append=bool(args.resume) and args.resume == args.output, clients=clients)
+    progress = results.Bar(err, len(assets))
+    try:
+
+        def emit(lines: list[str]) -> None:
+            sink.write(lines)
+            progress.advance()
+
+        tally = workers.check_many(settings, assets, args.jobs or workers.default_jobs(), emit, notes=notes)
+        sink.write([json.dumps({**tally.record(), "listed": total, "skipped": total - len(assets)})])
+    finally:
+        progress.close()
+        sink.close()
+    if args.format == "text":
+        sys.stdout.write(results.table(tally) + "\n")
+    return results.BulkOutcome(tally, sink.label)

@@ -49,9 +49,10 @@ class Finding:
     location: str | None = None
     value: Any = None
     hint: str | None = None
+    context: str | None = None  # lines to show as they are, e.g. the offending JSON line with a caret
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        shown = {
             "id": self.id,
             "severity": self.severity.value,
             "files": list(self.files),
@@ -60,6 +61,7 @@ class Finding:
             "value": self.value,
             "hint": self.hint,
         }
+        return {**shown, "context": self.context} if self.context else shown
 
 
 @dataclass
@@ -85,8 +87,9 @@ class Findings:
         location: str | None = None,
         value: Any = None,
         hint: str | None = None,
+        context: str | None = None,
     ) -> Finding:
-        found = Finding(id, severity, message, tuple(files), location, short_value(value), hint)
+        found = Finding(id, severity, message, tuple(files), location, short_value(value), hint, context)
         self._keep(found)
         return found
 

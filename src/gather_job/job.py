@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from gather_job import __version__, report, schema
+from gather_job import __version__, policy, report, schema
 from gather_job.errors import ExitCode, InvalidMetadata, ServiceError, UsageError
 from gather_job.findings import Finding, Findings
 from gather_job.pipeline.documents import Document, Gathered
@@ -31,7 +31,7 @@ from gather_job.progress import Progress
 from gather_job.render import counts
 from gather_job.settings.model import JobSettings
 from gather_job.storage import atomic
-from gather_job.storage.folder import open_folder
+from gather_job.storage.folder import Folder, open_folder
 from gather_job.storage.target import ORIGINALS, REPORT_NAME, Hook, open_target
 
 if TYPE_CHECKING:
@@ -101,6 +101,7 @@ def _report(
         files=files,
         service_calls=gathered.service_calls,
         timings=gathered.timings,
+        policy=gathered.policy,
     )
 
 
@@ -119,7 +120,8 @@ class GatherMetadataJob:
     """One asset's job; `job_settings` as the reference's, `notes` from composing them (the CLI's).
 
     `clients` injects boto3 clients (tests point them at a local S3), `progress` shows slow steps,
-    `write_hook` is called with the name of each write step before it happens (crash-safety tests).
+    `write_hook` is called with the name of each write step before it happens (crash-safety tests),
+    `folder` hands in the asset's folder already read (bulk checks read the next asset ahead).
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class GatherMetadataJob:
         clients: Clients | None = None,
         progress: Progress | None = None,
         write_hook: Hook | None = None,
+        folder: Folder | None = None,
     ) -> None:
         if not isinstance(job_settings, JobSettings):
             raise TypeError(f"job_settings must be a JobSettings, not {type(job_settings).__name__}")
@@ -138,12 +141,13 @@ class GatherMetadataJob:
         self._clients = clients
         self.progress = progress or Progress(None)
         self.write_hook = write_hook
+        self._given_folder = folder  # an asset read ahead (bulk checks); else metadata_dir is opened
 
     def _gather(self, mode: Literal["run", "check"]) -> Gathered:
         from gather_job.pipeline.gather import gather
 
-        self._folder = open_folder(self.job_settings, self._clients_for_use())
-        return gather(
+        self._folder = self._given_folder or open_folder(self.job_settings, self._clients_for_use())
+        gathered = gather(
             self.job_settings,
             notes=self.notes,
             folder=self._folder,
@@ -151,6 +155,8 @@ class GatherMetadataJob:
             mode=mode,
             progress=self.progress,
         )
+        gathered.findings, gathered.policy = policy.apply(gathered.findings, self.job_settings.findings_policy)
+        return gathered
 
     def _originals(self, gathered: Gathered) -> dict[str, Callable[[], bytes]]:
         """The input files to keep in the output, read again when written and checked against the first read."""

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import IO
 
 FRAMES = "|/-\\"
 
@@ -18,7 +18,7 @@ FRAMES = "|/-\\"
 class Progress:
     """Shows steps that outlast `threshold` seconds; `Progress(None)` shows nothing."""
 
-    def __init__(self, stream: TextIO | None, *, threshold: float = 1.0, tick: float = 0.1) -> None:
+    def __init__(self, stream: IO[str] | None, *, threshold: float = 1.0, tick: float = 0.1) -> None:
         self.stream = stream
         self.threshold = threshold
         self.tick = tick

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gather_job.findings import Finding, Findings, Severity
@@ -27,6 +28,19 @@ VERDICTS = {
     130: "interrupted (exit 130)",
 }
 LABELS = {Severity.error: "ERROR", Severity.warning: "WARNING", Severity.info: "note"}
+COLOURS = {Severity.error: "\033[1;31m", Severity.warning: "\033[33m", Severity.info: "\033[2m"}
+RESET = "\033[0m"
+
+
+@dataclass(frozen=True)
+class View:
+    """How findings are shown: from which severity on (notes only with -v) and in colour or not."""
+
+    min_severity: Severity = Severity.warning
+    colour: bool = False
+
+    def shows(self, finding: Finding) -> bool:
+        return finding.severity.rank <= self.min_severity.rank
 
 
 def _group(finding: Finding) -> str:
@@ -37,11 +51,16 @@ def _wrap(text: str, indent: str) -> str:
     return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
 
 
-def render_finding(finding: Finding) -> str:
-    head = f"  {LABELS[finding.severity]:<7} {finding.id}"
+def render_finding(finding: Finding, view: View = View()) -> str:
+    label = f"{LABELS[finding.severity]:<7}"
+    if view.colour:
+        label = f"{COLOURS[finding.severity]}{label}{RESET}"
+    head = f"  {label} {finding.id}"
     if finding.location:
         head += f"  at {finding.location}"
     lines = [head, _wrap(finding.message, " " * 10)]
+    if finding.context:
+        lines += [" " * 12 + line for line in finding.context.splitlines()]
     if finding.value is not None and str(finding.value) not in finding.message:
         lines.append(_wrap(f"value: {json.dumps(finding.value, ensure_ascii=False)}", " " * 10))
     if len(finding.files) > 1:
@@ -51,16 +70,16 @@ def render_finding(finding: Finding) -> str:
     return "\n".join(lines)
 
 
-def render(findings: Findings | Iterable[Finding], *, show_info: bool = False) -> str:
+def render(findings: Findings | Iterable[Finding], view: View = View()) -> str:
     """The findings grouped by file (the group with the worst finding first)."""
     items = findings.sorted() if isinstance(findings, Findings) else list(findings)
-    shown = [f for f in items if show_info or f.severity is not Severity.info]
     groups: dict[str, list[Finding]] = {}
-    for finding in shown:
-        groups.setdefault(_group(finding), []).append(finding)
+    for finding in items:
+        if view.shows(finding):
+            groups.setdefault(_group(finding), []).append(finding)
     blocks = []
     for name, group in groups.items():
-        blocks.append(name + "\n" + "\n".join(render_finding(f) for f in group))
+        blocks.append(name + "\n" + "\n".join(render_finding(f, view) for f in group))
     return "\n\n".join(blocks)
 
 
@@ -69,8 +88,32 @@ def counts(findings: Findings) -> str:
     return f"{e} error{'s' * (e != 1)}, {w} warning{'s' * (w != 1)}, {i} note{'s' * (i != 1)}"
 
 
-def json_lines(findings: Findings) -> str:
-    return "".join(json.dumps(f.to_json(), ensure_ascii=False) + "\n" for f in findings.sorted())
+def tally(findings: Findings) -> dict[str, int]:
+    return {s.value: findings.count(s) for s in Severity}
+
+
+def json_lines(outcome: Outcome, view: View = View(Severity.info), extra: Mapping[str, Any] | None = None) -> str:
+    """JSON Lines: one `finding` record a line, then one `summary` record with the verdict and counts."""
+    more = dict(extra or {})
+    lines = [
+        json.dumps({"type": "finding", **more, **f.to_json()}, ensure_ascii=False)
+        for f in outcome.findings.sorted()
+        if view.shows(f)
+    ]
+    lines.append(json.dumps({"type": "summary", **more, **summary_record(outcome)}, ensure_ascii=False))
+    return "".join(line + "\n" for line in lines)
+
+
+def summary_record(outcome: Outcome) -> dict[str, Any]:
+    """The verdict as data: status, exit code, counts, and what `check` could not settle here."""
+    gathered = outcome.gathered
+    return {
+        "status": outcome.status,
+        "exit_code": int(outcome.exit_code),
+        "verdict": verdict_words(outcome, int(outcome.exit_code)),
+        "counts": tally(outcome.findings),
+        "open": open_items(gathered) if gathered is not None else "",
+    }
 
 
 def _origin(origin: Mapping[str, Any]) -> str:
@@ -96,7 +139,7 @@ def sources(documents: Mapping[str, Any], service_calls: list[str], folder: str)
     return "\n".join(lines)
 
 
-def summary(outcome: Outcome) -> str:
+def summary(outcome: Outcome, view: View = View()) -> str:
     """The human summary of a run or check: a headline, where files came from, the findings."""
     if outcome.status == "skipped" or outcome.gathered is None:
         return f"gather-job: {outcome.target} already holds a gathered asset; skipped (if_exists=skip)."
@@ -111,6 +154,9 @@ def summary(outcome: Outcome) -> str:
         )
     elif outcome.status == "checked":
         verdict = "errors must be fixed before upload" if outcome.exit_code else "ready for upload"
+        still_open = open_items(gathered)
+        if still_open and not outcome.exit_code:
+            verdict = f"no error in what could be checked here; still open until upload: {still_open}"
         head = f"gather-job check: {tally}; {verdict}."
     else:
         cores = [n for n in outcome.written if n != REPORT and "/" not in n]
@@ -121,8 +167,34 @@ def summary(outcome: Outcome) -> str:
 
     ordered = {kind: gathered.documents[kind] for kind in CORE_FILES if kind in gathered.documents}
     parts = [head, sources(ordered, gathered.service_calls, gathered.folder_label)]
-    body = render(outcome.findings)
+    body = render(outcome.findings, view)
     return "\n\n".join(parts + ([body] if body else []))
+
+
+def open_items(gathered: Any) -> str:
+    """What `check` could not see (offline, or without the upload's settings) and the checks left open."""
+    names = {
+        "subject": "subject.json",
+        "procedures": "procedures.json",
+        "service_procedures": "the service's procedures",
+        "data_description": "data_description.json",
+        "funding": "funding",
+        "investigators": "investigators",
+    }
+    unseen = [names.get(kind, kind) for kind in sorted(gathered.unchecked)]
+    checks = f"{len(gathered.open_checks)} whole-asset check(s)" if gathered.open_checks else ""
+    return ", ".join([*unseen, *([checks] if checks else [])])
+
+
+def verdict_words(outcome: Outcome, code: int) -> str:
+    if outcome.status == "skipped":
+        return "skipped"
+    ready = "ready for upload"
+    if outcome.status == "checked" and outcome.gathered is not None and open_items(outcome.gathered):
+        ready = f"no error found here, open until upload: {open_items(outcome.gathered)}"
+    what = {"written": "written", "checked": ready if code == 0 else "errors to fix before upload"}
+    head = what.get(outcome.status) or VERDICTS.get(code, outcome.status)
+    return f"{head} (exit {code})" if outcome.status in ("written", "checked") else head
 
 
 def verdict(outcome: Outcome | None, code: int, report_path: str | None = None) -> str:
@@ -134,11 +206,7 @@ def verdict(outcome: Outcome | None, code: int, report_path: str | None = None) 
         return f"gather-job: verdict: {VERDICTS.get(code, f'exit {code}')}; no report written."
     if outcome.status == "skipped":
         return f"gather-job: verdict: skipped (exit 0): {outcome.target} already holds a gathered asset."
-    what = {"written": "written", "checked": "ready for upload" if code == 0 else "errors to fix before upload"}
-    head = what.get(outcome.status) or VERDICTS.get(code, outcome.status)
-    if outcome.status in ("written", "checked"):
-        head = f"{head} (exit {code})"
     places = [f"{outcome.target}/{REPORT}"] if REPORT in outcome.files else []
     places += [report_path] if report_path else []
     where = f"report: {', '.join(places)}" if places else "no report written"
-    return f"gather-job: verdict: {head}: {counts(outcome.findings)}; {where}."
+    return f"gather-job: verdict: {verdict_words(outcome, code)}: {counts(outcome.findings)}; {where}."

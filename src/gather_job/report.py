@@ -67,6 +67,7 @@ def build_report(
     files: Mapping[str, Any],
     service_calls: list[str],
     timings: Mapping[str, float],
+    policy: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "report_version": REPORT_VERSION,
@@ -82,6 +83,7 @@ def build_report(
         "files": dict(files),
         "service_calls": [redact_url(url) for url in service_calls],
         "timings_s": dict(timings),
+        "policy": list(policy or []),
     }
 
 

@@ -123,16 +123,46 @@ def check_modalities(
             )
 
 
-def check_metadata(core: dict[str, Any], name: str, location: str, labels: dict[str, str], findings: Findings) -> Any:
-    """Run Metadata's own cross-file validators once each; return the constructed Metadata."""
+# What each whole-asset check needs besides what it guards itself (each skips a file it does not find):
+# when one of these is not available here (`check` offline), the check stays open instead.
+NEEDS = {
+    "validate_required_files": {"subject"},
+    "validate_calibration_object_tags": {"subject", "data_description"},
+    "validate_training_protocol_references": {"procedures"},
+    "validate_smartspim_metadata": {"procedures", "data_description"},
+    "validate_ecephys_metadata": {"procedures", "data_description"},
+    "validate_time_constraints": {"subject", "procedures"},
+    "validate_data_description_name_time_consistency": {"data_description"},
+}
+
+
+def check_metadata(
+    core: dict[str, Any],
+    name: str,
+    location: str,
+    labels: dict[str, str],
+    findings: Findings,
+    unseen: frozenset[str] = frozenset(),
+) -> list[str]:
+    """Run Metadata's own cross-file validators once each, on a constructed Metadata.
+
+    A check that needs a file `unseen` here is not run (its name is returned), except where it only
+    reads that file when present and the rest of it is still worth running (time constraints).
+    """
     metadata_cls = schema.metadata_class()
     metadata = metadata_cls.model_construct(name=name, location=location, **core)
     validators = metadata_cls.__pydantic_decorators__.model_validators
     files = tuple(labels[k] for k in core if k in labels)
+    open_checks: list[str] = []
     with capture(findings, files, "validating the whole asset"):
         for validator_name, decorator in validators.items():
             if decorator.info.mode != "after" or validator_name in REPLACED_VALIDATORS:
                 continue
+            needs = NEEDS.get(validator_name, set()) & unseen
+            if needs:
+                open_checks.append(validator_name.removeprefix("validate_"))
+                if validator_name != "validate_time_constraints":  # it reads an absent file only if present
+                    continue
             try:
                 decorator.func(metadata)
             except (ValueError, AttributeError, TypeError) as exc:
@@ -142,7 +172,7 @@ def check_metadata(core: dict[str, Any], name: str, location: str, labels: dict[
                     files=files,
                     hint="aind-data-schema's Metadata check; the message names the field.",
                 )
-    return metadata
+    return open_checks
 
 
 def _valid_parts(
@@ -188,9 +218,9 @@ def cross_check(result: Gathered) -> None:
             acq_parts,
             _valid_parts("instrument", instrument, parts, labels),
             findings,
-            procedures_unseen="procedures" in result.unchecked,
+            procedures_unseen=bool({"procedures", "service_procedures"} & result.unchecked),
         )
-    elif "acquisition" not in documents:
+    elif "acquisition" not in documents and "session.json" not in result.plan.legacy:  # else said already
         findings.warning(
             "gather.resolve.missing",
             "No acquisition.json or acquisition*.json in the folder.",
@@ -198,14 +228,18 @@ def cross_check(result: Gathered) -> None:
             hint="A raw asset normally has one; subject_id and acquisition_start_time then come from the settings.",
         )
     check_modalities(model.get("data_description"), model.get("instrument"), acq, labels, findings)
-    if result.unchecked:
-        findings.info(
-            "gather.metadata.skipped",
-            f"The whole-asset check did not run: {', '.join(sorted(result.unchecked))} not available here.",
-        )
-    elif model and len(model) == len(documents):
+    if model and len(model) == len(documents):
         name = getattr(model.get("data_description"), "name", None) or "unknown"
-        check_metadata(model, name, settings.output_dir or "", labels, findings)
+        unseen = frozenset(result.unchecked)
+        open_checks = check_metadata(model, name, settings.output_dir or "", labels, findings, unseen)
+        if open_checks:
+            result.open_checks.extend(open_checks)
+            findings.info(
+                "gather.metadata.not_checked",
+                f"Whole-asset checks that need what the service gives at upload ({', '.join(sorted(unseen))}) "
+                f"stay open here: {', '.join(open_checks)}.",
+                hint="Run `gather-job check` online (without --offline), or give the files, to settle them.",
+            )
     elif model:
         findings.info(
             "gather.metadata.skipped",

@@ -26,10 +26,21 @@ LABEL = "data_description.json (built)"
 
 @dataclass(frozen=True)
 class Listing:
-    """Funding or investigators, and where they came from (for messages when empty)."""
+    """Funding or investigators, and where they came from (for messages when empty).
+
+    `unseen`: `check` offline, where the service gives them at upload; a stand-in lets the rest of
+    data_description be checked, and nothing is written.
+    """
 
     items: list[dict[str, Any]] | None
     origin: str
+    unseen: bool = False
+
+
+STAND_INS = {
+    "funding_source": [{"funder": {"name": "Allen Institute", "abbreviation": "AI"}}],
+    "investigators": [{"name": "(from the metadata service at upload)"}],
+}
 
 
 def dedupe_people(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -88,6 +99,8 @@ def build(
         return doc
     assert start is not None
     for listing, field in ((funding, "funding_source"), (investigators, "investigators")):
+        if listing.unseen:
+            continue
         if not listing.items:
             findings.error(
                 f"gather.data_description.no_{'funding' if field == 'funding_source' else 'investigators'}",
@@ -105,10 +118,10 @@ def build(
         "subject_id": subject_id,
         "creation_time": aware_start(start, findings),
         "institution": Organization.from_abbreviation(dd.institution),
-        "funding_source": funding.items or [],
+        "funding_source": STAND_INS["funding_source"] if funding.unseen else funding.items or [],
         "data_level": "raw",
         "group": dd.group,
-        "investigators": investigators.items or [],
+        "investigators": STAND_INS["investigators"] if investigators.unseen else investigators.items or [],
         "project_name": dd.project_name,
         "restrictions": dd.restrictions,
         "modalities": [Modality.from_abbreviation(m) for m in dd.modalities],

@@ -74,7 +74,12 @@ def check_devices(
     anywhere = {**implanted, **in_instrument}
     where_all = f"{inst_label} (components) or to an implanted_device in procedures.json"
     severity = Severity.warning if procedures_unseen else Severity.error
-    unseen = " seen here (procedures.json was not available: check again online)" if procedures_unseen else ""
+    unseen = (
+        " seen here: unless it is an implanted device in the service's procedures (not seen offline), "
+        "the upload will fail on it"
+        if procedures_unseen
+        else ""
+    )
     for label, part in acquisition_parts:
         for kind, what, location, device in _named_devices(part, DataStream):
             stimulus = kind == "unknown_stimulus_device"  # stimulus devices must be the instrument's own

@@ -50,5 +50,7 @@ class Gathered:
     service_calls: list[str] = field(default_factory=list)
     folder_label: str = ""
     unchecked: set[str] = field(default_factory=set)
+    open_checks: list[str] = field(default_factory=list)  # whole-asset checks `check` could not run here
+    policy: list[dict[str, Any]] = field(default_factory=list)  # what each findings-policy rule changed
     input_locations: frozenset[str] = frozenset()  # where each input file is, so no output overwrites one
     inputs_read: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (sha256, size) as read

@@ -14,7 +14,7 @@ from typing import Any
 
 from gather_job import schema
 from gather_job.findings import Finding, Findings
-from gather_job.pipeline import cross_checks, enrichment, mappers
+from gather_job.pipeline import cross_checks, enrichment, mappers, modality_folders
 from gather_job.pipeline.documents import Gathered
 from gather_job.pipeline.gathering import Gathering
 from gather_job.pipeline.lookups import Lookups
@@ -34,7 +34,13 @@ def _timed(timings: dict[str, float], stage: str, progress: Progress, text: str)
         timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - started, 4)
 
 
-def make_service(settings: JobSettings, user_agent: str) -> MetadataService:
+CHECK_OFFLINE_HINT = (
+    "To check without it, add --offline (what only the service gives is then reported as not checked), "
+    "or point metadata_service_url at a service you can reach (e.g. through a VPN or a tunnel)."
+)
+
+
+def make_service(settings: JobSettings, user_agent: str, *, at_a_desk: bool = False) -> MetadataService:
     return MetadataService(
         settings.metadata_service_url,
         {
@@ -55,6 +61,7 @@ def make_service(settings: JobSettings, user_agent: str) -> MetadataService:
             total_s=settings.service_total_timeout_s,
         ),
         user_agent=user_agent,
+        unreachable_hint=CHECK_OFFLINE_HINT if at_a_desk else None,
     )
 
 
@@ -77,7 +84,7 @@ def gather(
     findings.extend(notes or [])
     own_service = service is None and not settings.offline
     if own_service:
-        service = make_service(settings, user_agent)
+        service = make_service(settings, user_agent, at_a_desk=mode == "check")
     run = Gathering(
         settings,
         folder or open_folder(settings),
@@ -119,6 +126,7 @@ def gather(
             run.enrich(subject_id)
         with stage("cross_checks", "checking the files against each other"):
             cross_checks.cross_check(run.result)
+            modality_folders.check_asset(modality_folders.present(run.folder), run.result)
     finally:
         if own_service and service is not None:
             service.close()

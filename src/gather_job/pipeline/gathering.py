@@ -111,7 +111,9 @@ class Gathering:
                 self.mapper_inputs[doc.label] = self._wall_clock(doc.data, frozenset({"start_time", "end_time"}), doc)
                 continue
             if doc.data is not None:
-                doc.model = self.validate(kind, doc.label, doc.data)
+                # a file's dict is not needed after validation (an invalid file is passed on from its bytes),
+                # so it is validated in place; a service record is copied first (see `validate`)
+                doc.model = self.validate(kind, doc.label, doc.data, raw=doc.raw)
                 if doc.model is not None:
                     doc.raw = doc.data = None  # only an invalid file is passed on as it came
             if found.exact.get(kind) == doc.label:
@@ -122,36 +124,22 @@ class Gathering:
     def _wall_clock(self, data: Any, keys: frozenset[str], doc_label: str | Document) -> Any:
         """Naive times as the rig's wall clock (docs/design.md §5), so no machine's zone leaks in."""
         label = doc_label.label if isinstance(doc_label, Document) else doc_label
-        if data is None:
-            return None
-        if self.zone is not None:
-            attached, paths = rig_time.attach(data, self.zone.tz, keys)
-            if paths:
-                self.findings.info(
-                    "gather.time.rig_wall_clock",
-                    f"{label} has {len(paths)} time(s) without a UTC offset (first: {paths[0]}); they are read "
-                    f"as the rig's wall clock in {self.zone.source}.",
-                    files=(label,),
-                    location=paths[0],
-                )
-            return attached
-        paths = rig_time.naive_paths(data, keys)
-        if paths:
-            self.findings.warning(
-                "gather.time.naive_unknown_zone",
-                f"{label} has {len(paths)} time(s) without a UTC offset (first: {paths[0]}) and nothing says "
-                "where the rig is; they are read as UTC.",
-                files=(label,),
-                location=paths[0],
-                hint="Give the times their offset (e.g. 2024-03-05T14:20:00-07:00), set acquisition_start_tz, "
-                "or give acquisition_start_time in the settings with its offset.",
-            )
-        return rig_time.attach(data, UTC, keys)[0] if paths else data
+        return rig_time.place(data, self.zone, keys, label, self.findings)
 
-    def validate(self, kind: str, label: str, data: Any) -> Any:
-        """Validate decoded JSON (a copy, with naive times placed in the rig's zone)."""
+    def validate(self, kind: str, label: str, data: Any, *, raw: bytes | None = None) -> Any:
+        """Validate decoded JSON, with naive times placed in the rig's zone.
+
+        With `raw` (a folder file), the dict is validated in place unless naive times must be attached
+        (which copies it); without (a service record, passed on as it came when invalid), a copy is.
+        Validation rewrites nested object_type values in place, hence the copy.
+        """
         keys = rig_time.datetime_keys(schema.model_class(kind))
-        return load.validate(kind, label, copy.deepcopy(self._wall_clock(data, keys, label)), self.findings)
+        if raw is not None and not rig_time.may_hold_naive(raw, keys):
+            return load.validate(kind, label, data, self.findings)
+        placed = self._wall_clock(data, keys, label)
+        return load.validate(
+            kind, label, placed if placed is not data or raw is not None else copy.deepcopy(data), self.findings
+        )
 
     def keep(self, kind: str, doc: Document) -> None:
         self.result.documents[kind] = doc
@@ -212,6 +200,14 @@ class Gathering:
                 self._from_service("subject", self.lookups.answer("subject"), subject_id, required=True)
         procedures = self.lookups.answer("procedures")
         in_folder = self.result.documents.get("procedures")
+        uploaded = self.folder.label.startswith("s3://")  # an uploaded asset's procedures.json is final
+        if in_folder is not None and self.check_only and not self.lookups.online and not uploaded:
+            self.result.unchecked.add("service_procedures")
+            self.findings.info(
+                "gather.resolve.not_checked",
+                "At upload, procedures.json is joined with the service's procedures, which are not seen offline.",
+                files=(in_folder.label,),
+            )
         if in_folder is None:
             self._from_service("procedures", procedures, subject_id, required=False)
         elif procedures is not None and in_folder.valid:
@@ -363,6 +359,16 @@ class Gathering:
         if given is not None:
             return Listing(given, "data_description_settings")
         got = self.lookups.answer(what)
+        if got is None and self.check_only and not self.lookups.online:
+            self.result.unchecked.add(what)
+            self.findings.info(
+                "gather.resolve.not_checked",
+                f"data_description_settings has no {what}: at upload they come from the metadata service "
+                "(not checked offline).",
+                files=("data_description.json",),
+                location="funding_source" if what == "funding" else what,
+            )
+            return Listing(None, "not checked offline", unseen=True)
         if got is None:
             reason = "the job is offline" if not self.lookups.online else "no project_name is set"
             return Listing(None, f"{reason}, and data_description_settings has no {what}")

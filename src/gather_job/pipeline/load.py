@@ -61,6 +61,7 @@ def _report(label: str, problem: strict_json.Problem, findings: Findings) -> Non
             f"{label} {problem.text}.",
             files=files,
             location=problem.location,
+            context=problem.excerpt,
             hint="The file may be truncated or hand-edited; fix the JSON there.",
         )
     elif kind == "too_deep":
@@ -143,6 +144,21 @@ def validate(kind: str, label: str, data: dict[str, Any], findings: Findings) ->
             location="object_type",
             value=declared,
             hint=f"Is the file misnamed? Otherwise set object_type to {expected!r}.",
+        )
+        return None
+    version = str(data.get("schema_version") or "")
+    if version[:2] in ("0.", "1."):
+        from gather_job.pipeline.plan import UPGRADE_HINT
+
+        current = schema.model_class(kind).model_fields["schema_version"].default
+        findings.error(
+            "gather.file.schema_1x",
+            f"{label} is aind-data-schema {version} metadata; this job reads 2.x "
+            f"({schema.file_name(kind)} of this version has schema_version {current}).",
+            files=(label,),
+            location="schema_version",
+            value=version,
+            hint=UPGRADE_HINT,
         )
         return None
     cls = schema.model_class(kind)

@@ -159,11 +159,15 @@ def merge_acquisitions(parts: Sequence[Part], findings: Findings) -> Any:
     """Fold acquisition parts, keeping what `Acquisition.__add__` drops; None when a precondition fails."""
     if len(parts) == 1:
         return parts[0][1]
-    broken = False
-    for field in ("subject_id", "specimen_id"):
-        broken |= _disagreement(
-            parts, field, findings, "acquisition", f"Every acquisition file of one asset must have the same {field}."
-        )
+    # subject_id: the cross-checks report a disagreement once, in the file that differs, with every place
+    broken = len({model.subject_id for _, model in parts}) > 1
+    broken |= _disagreement(
+        parts,
+        "specimen_id",
+        findings,
+        "acquisition",
+        "Every acquisition file of one asset must have the same specimen_id.",
+    )
     typed = [(label, model) for label, model in parts if model.acquisition_type]  # an empty one takes the other's
     broken |= _disagreement(
         typed, "acquisition_type", findings, "acquisition", "Acquisition parts that set acquisition_type must agree."
@@ -257,7 +261,7 @@ def merge(kind: str, docs: Sequence[Document], findings: Findings) -> Any:
     """Merge the valid parts of one kind; None when any part is invalid or the merge fails."""
     if any(not doc.valid for doc in docs):
         bad = [doc.label for doc in docs if not doc.valid]
-        findings.error(
+        findings.info(  # a note: the errors of those files are the problem, reported once, with them
             "gather.merge.skipped",
             f"{kind}.json was not merged because {bad} did not validate.",
             files=tuple(bad),

@@ -13,6 +13,11 @@ from gather_job.schema import CORE_FILES, MERGEABLE, file_name
 
 # aind-data-schema 1.x names that 2.x renamed: a common reason for "no acquisition found".
 LEGACY_NAMES = {"session.json": "acquisition.json", "rig.json": "instrument.json"}
+UPGRADE_HINT = (
+    "Convert the 1.x files to 2.x with aind-metadata-upgrader (pip install aind-metadata-upgrader; it runs "
+    "offline: `Upgrade({'name': ..., 'location': '', 'rig': ..., 'session': ..., ...}).metadata`, then write "
+    "each core file), or export the metadata again with the rig's 2.x tools."
+)
 OUTPUT_ONLY = {"gather_report.json", "metadata.nd.json"}
 # Rig mappers the reference registers: `<name>.json` becomes the acquisition part `acquisition_<name>.json`.
 MAPPERS = ("fip",)
@@ -88,12 +93,22 @@ def report(plan: Plan, findings: Findings) -> None:
             hint=f"Remove {file_name(kind)} to have the parts merged, or remove the parts.",
         )
     for name in plan.legacy:
-        findings.warning(
-            "gather.resolve.legacy_name",
-            f"{name} is an aind-data-schema 1.x file name and is not read.",
-            files=(name,),
-            hint=f"Convert it to the 2.x {LEGACY_NAMES[name]}.",
-        )
+        kind = LEGACY_NAMES[name].removesuffix(".json")
+        if kind in plan.exact or kind in plan.parts or (kind == "acquisition" and plan.mapped):
+            findings.warning(
+                "gather.resolve.legacy_name",
+                f"{name} is an aind-data-schema 1.x file name and is not read ({LEGACY_NAMES[name]} is used).",
+                files=(name,),
+                hint=f"Remove the 1.x {name} once it is not needed.",
+            )
+        else:
+            findings.error(
+                "gather.resolve.legacy_only",
+                f"{name} is aind-data-schema 1.x metadata, and the folder has no 2.x {LEGACY_NAMES[name]} "
+                f"({kind}*.json): this job reads 2.x only.",
+                files=(name,),
+                hint=UPGRADE_HINT,
+            )
     for name in plan.unused:
         findings.info("gather.resolve.unused", f"{name} is not a core metadata file; it is left alone.", files=(name,))
     for mapper, why in plan.not_mapped.items():

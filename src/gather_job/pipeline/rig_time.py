@@ -20,6 +20,8 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from gather_job.findings import Findings
+
 # What pydantic (speedate) accepts as a datetime, minus the offset. A date-only string is accepted as
 # midnight too, but a date alone says no wall-clock time, so it is deliberately left out.
 _DATETIME = re.compile(
@@ -254,3 +256,52 @@ def attach(data: Any, zone_tz: tzinfo, keys: frozenset[str]) -> tuple[Any, list[
 def naive_paths(data: Any, keys: frozenset[str]) -> list[str]:
     """Where `data` holds naive datetimes under `keys`: what a finding names when no zone is known."""
     return _walk(data, keys, None)[1]
+
+
+@cache
+def _screen(keys: frozenset[str]) -> re.Pattern[bytes]:
+    """A naive date or datetime string right after one of `keys` (or inside a list there), in raw JSON."""
+    names = b"|".join(re.escape(key.encode()) for key in sorted(keys))
+    naive = rb'"\d{4}-\d{2}-\d{2}(?:[Tt _]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"'
+    return re.compile(rb'"(?:' + names + rb')"\s*:\s*(?:\[[^\]]*?)?' + naive)
+
+
+def may_hold_naive(raw: bytes, keys: frozenset[str]) -> bool:
+    """False only when `raw` surely holds no naive datetime under `keys`: the walk can be skipped.
+
+    A regular expression over the bytes costs a few milliseconds where walking a 10 MB document
+    costs a second; escaped or unusually spelled JSON only makes this say True.
+    """
+    if b"\\u" in raw:
+        return True  # keys or values written with \u escapes: let the walk decide
+    return _screen(keys).search(raw) is not None
+
+
+def place(data: Any, zone: Zone | None, keys: frozenset[str], label: str, findings: Findings) -> Any:
+    """`data` with its naive times under `keys` read in the rig's `zone` (as UTC, with a warning, if none)."""
+    if data is None:
+        return None
+    if zone is not None:
+        attached, paths = attach(data, zone.tz, keys)
+        if paths:
+            findings.info(
+                "gather.time.rig_wall_clock",
+                f"{label} has {len(paths)} time(s) without a UTC offset (first: {paths[0]}); they are read "
+                f"as the rig's wall clock in {zone.source}.",
+                files=(label,),
+                location=paths[0],
+            )
+        return attached
+    paths = naive_paths(data, keys)
+    if not paths:
+        return data
+    findings.warning(
+        "gather.time.naive_unknown_zone",
+        f"{label} has {len(paths)} time(s) without a UTC offset (first: {paths[0]}) and nothing says "
+        "where the rig is; they are read as UTC.",
+        files=(label,),
+        location=paths[0],
+        hint="Give the times their offset (e.g. 2024-03-05T14:20:00-07:00), set acquisition_start_tz, "
+        "or give acquisition_start_time in the settings with its offset.",
+    )
+    return attach(data, UTC, keys)[0]

@@ -9,57 +9,28 @@ every setting cheaply; aind-data-schema-models is imported inside the validators
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from gather_job.settings.values import (
+    RefusedUrl,
+    escaped,
+    institution_abbreviation,
+    modality_abbreviation,
+    shown_url,
+    url_problem,
+)
 from gather_job.suggest import did_you_mean
 
 DEFAULT_SERVICE_URL = "http://aind-metadata-service"
-
-
-def _modality_abbreviation(item: Any) -> str:
-    from aind_data_schema_models.modalities import Modality
-
-    if isinstance(item, str):
-        abbreviation = item
-    elif isinstance(item, dict):
-        abbreviation = item.get("abbreviation") or ""
-        if not abbreviation and item.get("name"):
-            by_name = {m.name: a for a, m in Modality.abbreviation_map.items()}
-            abbreviation = str(by_name.get(item["name"], item["name"]))
-    elif hasattr(item, "abbreviation"):
-        abbreviation = item.abbreviation
-    else:
-        raise ValueError(f"a modality must be an abbreviation or a {{name, abbreviation}} object, not {item!r}")
-    if Modality.from_abbreviation(abbreviation) is None:
-        known = sorted(Modality.abbreviation_map)
-        raise ValueError(
-            f"unknown modality '{abbreviation}'{did_you_mean(abbreviation, known)}; valid: {', '.join(known)}"
-        )
-    return str(abbreviation)
-
-
-def _institution_abbreviation(value: Any) -> str:
-    from aind_data_schema_models.organizations import Organization
-
-    if isinstance(value, dict):
-        value = value.get("abbreviation") or value.get("name") or ""
-    elif hasattr(value, "abbreviation"):
-        value = value.abbreviation or value.name
-    if not isinstance(value, str):
-        # pydantic turns only ValueError into a located ValidationError
-        raise ValueError(f"institution must be an abbreviation such as 'AIND', not {value!r}")  # noqa: TRY004
-    if Organization.from_abbreviation(value) is not None:
-        return value
-    by_name = Organization.from_name(value)
-    if by_name is not None and by_name.abbreviation:
-        return str(by_name.abbreviation)
-    known = set(Organization.abbreviation_map)
-    raise ValueError(f"unknown institution '{value}'{did_you_mean(value, known)}; use an abbreviation such as 'AIND'")
+_SECONDS = ("service_timeout_s", "service_procedures_timeout_s", "service_backoff_s", "service_total_timeout_s")
+MAX_SECONDS = 24 * 3600.0  # above this, a time setting is a typo (ms for s, an extra digit)
 
 
 class _Section(BaseModel):
@@ -94,12 +65,12 @@ class DataDescriptionSettings(_Section):
     @classmethod
     def _modalities(cls, value: Any) -> list[str]:
         items = value if isinstance(value, (list, tuple)) else [value]
-        return [_modality_abbreviation(item) for item in items]
+        return [modality_abbreviation(item) for item in items]
 
     @field_validator("institution", mode="before")
     @classmethod
     def _institution(cls, value: Any) -> str:
-        return _institution_abbreviation(value)
+        return institution_abbreviation(value)
 
     @field_validator("group", mode="before")
     @classmethod
@@ -129,6 +100,16 @@ class EnrichmentSettings(_Section):
 
     enabled: bool = Field(default=True, description="Fill subject_details weights and ethics_review_id.")
     replace_existing: bool = Field(default=False, description="Replace values the acquisition already has.")
+
+
+class PolicyRule(_Section):
+    """One rule of a findings policy: findings whose id (and file) match get this severity, or are dropped."""
+
+    id: str = Field(description="Glob matched against the finding id, e.g. 'gather.library.*'.")
+    file: str | None = Field(default=None, description="Glob matched against the finding's files (any of them).")
+    severity: Literal["error", "warning", "info", "ignore"] = Field(
+        description="What matching findings become; 'ignore' drops them."
+    )
 
 
 class InstrumentSettings(_Section):
@@ -213,6 +194,16 @@ class JobSettings(_Section):
         description="Upper bound on the time spent on one service request, retries included "
         "(above the per-request timeouts, so a slow but healthy procedures answer gets two tries).",
     )
+    findings_policy: list[PolicyRule] = Field(
+        default_factory=list,
+        description="Rules that ignore, demote or promote findings before the exit code is decided; "
+        "the first matching rule wins (also --policy FILE).",
+    )
+    modality_folders: list[str] | None = Field(
+        default=None,
+        description="The upload's modality folders (e.g. ['ecephys', 'behavior-videos']) when the checked "
+        "folder does not hold them; checked against the modalities the metadata describes.",
+    )
     keep_original_inputs: bool = Field(
         default=True,
         description="Copy the input files (the parts merged, the files read) byte for byte to "
@@ -254,11 +245,45 @@ class JobSettings(_Section):
         "or ssm:/PREFIX (Parameter Store, {PREFIX}/v2/{job_type}/tasks/{task}).",
     )
 
-    @field_validator("s3_endpoint_url", "ssm_endpoint_url")
+    @field_validator("metadata_service_url", "s3_endpoint_url", "ssm_endpoint_url", mode="before")
     @classmethod
-    def _endpoint(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:5000)")
+    def _url_refused(cls, value: Any) -> Any:
+        if isinstance(value, RefusedUrl):  # see _url_checked
+            raise ValueError(value.problem)  # noqa: TRY004  (pydantic turns only ValueError into a located error)
+        return value
+
+    @field_validator("metadata_service_url", "s3_endpoint_url", "ssm_endpoint_url", mode="before")
+    @classmethod
+    def _url_checked(cls, value: Any, info: ValidationInfo) -> Any:
+        """Runs first (last defined); a refused URL goes on redacted, as pydantic's error shows the raiser's input."""
+        if not isinstance(value, str) or not (problem := url_problem(value, aws="endpoint" in str(info.field_name))):
+            return value
+        refused = RefusedUrl(shown_url(value))
+        refused.problem = problem
+        return refused
+
+    @field_validator("metadata_dir", "output_dir", "report", "job_type_source")
+    @classmethod
+    def _usable_path(cls, value: str | None) -> str | None:
+        """NUL or undecodable bytes in a path: os calls would fail with a traceback, reports with invalid UTF-8."""
+        if value is not None and ("\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value)):
+            what = "a NUL character" if "\x00" in value else "bytes that are not UTF-8 text"
+            raise ValueError(f"holds {what} ({escaped(value)}); rename it, or give a path without them")
+        return value
+
+    @field_validator(*_SECONDS, mode="before")
+    @classmethod
+    def _seconds(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuses "inf", "nan", "1e999" and true, which pydantic's float parsing accepts, and absurd values."""
+        try:
+            number = float(value.strip() if isinstance(value, str) else value)
+        except (TypeError, ValueError, OverflowError):
+            return value  # pydantic says what it is not
+        least = 0.0 if info.field_name == "service_backoff_s" else 0.001
+        if isinstance(value, bool) or not math.isfinite(number) or number > MAX_SECONDS or 0 < number < least:
+            raise ValueError(
+                f"{json.dumps(value)} is not a number of seconds from {least:g} to {MAX_SECONDS:g} (a day)"
+            )
         return value
 
     @field_validator("report")
@@ -267,6 +292,11 @@ class JobSettings(_Section):
         if value is not None and re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", value):
             raise ValueError(f"{value!r} is not a local path; the report is always written into output_dir too")
         return value
+
+    @field_validator("modality_folders")
+    @classmethod
+    def _modality_folders(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [modality_abbreviation(name.strip().strip("/")) for name in value]
 
     @field_validator("instrument_settings", "enrichment_settings", "data_description_settings", mode="before")
     @classmethod

@@ -1,13 +1,25 @@
-"""Reading an asset's folder without ever changing it or leaving it.
+"""Reading an asset's folder without ever changing it, leaving it, or waiting on it.
 
 Entries are listed by name; a read refuses directories, symlinks that resolve outside the folder,
 and files larger than `max_bytes`. Problems come back as `InputProblem`s, which the job turns into
 findings: one unreadable file must not stop the others from being checked.
+
+Only regular files are opened: opening a FIFO named acquisition_x.json would block until a writer
+came, forever, and a device may never end. The kind is checked with stat first, then the file is
+opened non-blocking and checked again with fstat, so an entry swapped in between is still caught.
+
+Names are shown to people, written to JSON and stderr, and matched against core file names, so
+`names()` hands out text only: a name whose bytes are not UTF-8, or that holds control characters
+(a newline, an ANSI escape, a right-to-left override), comes out escaped (`shown_name`), and reading
+it is refused as `gather.file.bad_name`, naming it in that escaped form.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -43,6 +55,46 @@ class Folder(Protocol):
 
     def read(self, name: str) -> bytes: ...
 
+    def subfolders(self) -> list[str]: ...
+
+    def is_empty(self, name: str) -> bool: ...
+
+
+def shown_name(name: str) -> str:
+    """A name as text that is safe to print and to write as UTF-8: undecodable bytes (surrogate escapes
+    from the file system) as \\xff, control and format characters as \\n, \\x1b, \\u202e."""
+    if name.isprintable():
+        return name
+    raw = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") if _undecodable(name) else name
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in raw)
+
+
+def _undecodable(name: str) -> bool:
+    return any(0xDC80 <= ord(c) <= 0xDCFF for c in name)
+
+
+_KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def special_kind(mode: int) -> str | None:
+    """What a non-regular entry is, for a message; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _KINDS if test(mode)), "not a regular file")
+
 
 @dataclass
 class LocalFolder:
@@ -51,6 +103,7 @@ class LocalFolder:
     path: Path
     missing_ok: bool = False
     max_bytes: int = MAX_BYTES
+    _escaped: dict[str, str] = field(default_factory=dict, init=False, repr=False)  # shown name -> real name
 
     @property
     def label(self) -> str:
@@ -58,11 +111,12 @@ class LocalFolder:
 
     def location(self, name: str) -> str:
         """Where an entry really is, to tell whether an output would overwrite it."""
-        return str((self.path / name).resolve())
+        return str((self.path / self._escaped.get(name, name)).resolve())
 
     def names(self) -> list[str]:
+        """Entry names as safe text (see `shown_name`); the real names of escaped ones are kept for `location`."""
         try:
-            return sorted(entry.name for entry in self.path.iterdir())
+            real = [entry.name for entry in self.path.iterdir()]
         except FileNotFoundError as exc:
             if self.missing_ok:
                 return []
@@ -74,41 +128,78 @@ class LocalFolder:
             raise UsageError(f"metadata_dir '{self.path}' is a file, not a folder.") from exc
         except PermissionError as exc:
             raise UsageError(f"metadata_dir '{self.path}' cannot be listed: permission denied.") from exc
+        self._escaped = {shown_name(name): name for name in real if shown_name(name) != name}
+        return sorted({shown_name(name) for name in real})
+
+    def subfolders(self) -> list[str]:
+        """The names of the folders in it (a modality's data sits in one), as safe text."""
+        try:
+            with os.scandir(self.path) as entries:
+                return sorted(shown_name(entry.name) for entry in entries if _is_dir(entry))
+        except OSError:
+            return []
+
+    def is_empty(self, name: str) -> bool:
+        """Whether a sub-folder holds nothing but hidden files (`.DS_Store`); unreadable counts as not empty."""
+        try:
+            with os.scandir(self.path / self._escaped.get(name, name)) as entries:
+                return all(entry.name.startswith(".") for entry in entries)
+        except OSError:
+            return False
 
     def read(self, name: str) -> bytes:
-        if name in ("", ".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        if name in self._escaped or not name.isprintable():
+            why = (
+                "bytes that are not UTF-8 text" if _undecodable(self._escaped.get(name, name)) else "control characters"
+            )
+            raise InputProblem(
+                "gather.file.bad_name",
+                f"'{shown_name(name)}' is not a usable file name: it holds {why} (shown escaped); it was not read.",
+                "Rename the file to a plain UTF-8 name such as acquisition_ephys.json.",
+            )
+        if name in ("", ".", "..") or "/" in name or "\\" in name:
             raise InputProblem(
                 "gather.file.bad_name",
                 f"'{name}' is not a plain file name.",
                 "Use names like acquisition.json.",
             )
-        entry = self.path / name
         root = self.path.resolve()
-        target = entry.resolve()
+        target = (self.path / name).resolve()
         if target.parent != root and root not in target.parents:
             raise InputProblem(
                 "gather.file.outside_folder",
                 f"{name} is a link to a file outside the metadata folder; it was not read.",
                 "Copy the file into the folder instead of linking to it.",
             )
-        if target.is_dir():
-            raise InputProblem("gather.file.not_a_file", f"{name} is a folder, not a file.", "Rename or remove it.")
         try:
-            size = target.stat().st_size
-            if size > self.max_bytes:
-                raise InputProblem(
-                    "gather.file.too_large",
-                    f"{name} is {size} bytes, above the {self.max_bytes}-byte limit.",
-                    "Metadata files are small JSON documents; is this the right file?",
-                )
-            with target.open("rb") as handle:
+            self._check(name, target.stat())  # stat, not open: opening a FIFO would wait for a writer
+            flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+            with os.fdopen(os.open(target, flags), "rb") as handle:
+                self._check(name, os.fstat(handle.fileno()))  # what was opened, should it have been swapped
                 return handle.read(self.max_bytes + 1)
         except OSError as exc:
             raise InputProblem(
                 "gather.file.unreadable",
                 f"{name} cannot be read: {exc.strerror or exc}.",
-                "Check the file's permissions.",
+                "Check the file's permissions (or whether it was replaced while the job ran).",
             ) from exc
+
+    def _check(self, name: str, info: os.stat_result) -> None:
+        kind = special_kind(info.st_mode)
+        if kind == "a folder":
+            raise InputProblem("gather.file.not_a_file", f"{name} is a folder, not a file.", "Rename or remove it.")
+        if kind is not None:
+            raise InputProblem(
+                "gather.file.not_a_file",
+                f"{name} is {kind}, not a regular file; it was not opened (reading it could wait forever).",
+                "Remove it, or put the JSON file itself in its place.",
+            )
+        if info.st_size > self.max_bytes:
+            raise InputProblem(
+                "gather.file.too_large",
+                f"{name} is {info.st_size} bytes, above the {self.max_bytes}-byte limit.",
+                "Metadata files are small JSON documents; is this the right file?",
+            )
 
 
 def open_folder(settings: JobSettings, clients: Clients | None = None) -> Folder:

@@ -3,7 +3,9 @@
 Its entries are the prefix's direct children (list_objects_v2 with Delimiter="/"): objects are
 files, common prefixes are folders. The resolution rules are the local folder's, because the job
 only sees names and bytes. A read is refused above `max_bytes`; one unreadable object is an
-`InputProblem` (a finding), while an unreachable store is a ServiceError (exit 4).
+`InputProblem` (a finding), while an unreachable store is a ServiceError (exit 4). Keys may hold
+control characters (a newline, an ANSI escape): such names come out escaped and are not read, as in
+a local folder (`folder.shown_name`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from gather_job import aws
 from gather_job.errors import UsageError
-from gather_job.storage.folder import MAX_BYTES, InputProblem
+from gather_job.storage.folder import MAX_BYTES, InputProblem, shown_name
 from gather_job.storage.s3uri import S3Uri
 
 
@@ -50,6 +52,7 @@ class S3Folder:
     missing_ok: bool = False
     max_bytes: int = MAX_BYTES
     _listing: Listing = field(default_factory=Listing, init=False, repr=False)
+    _escaped: set[str] = field(default_factory=set, init=False, repr=False)  # names shown escaped, never read
 
     @property
     def label(self) -> str:
@@ -60,7 +63,9 @@ class S3Folder:
 
     def names(self) -> list[str]:
         self._listing = list_children(self.client, self.uri, self.setting)
-        names = sorted(set(self._listing.objects) | self._listing.folders)
+        listed = set(self._listing.objects) | self._listing.folders
+        self._escaped = {shown_name(name) for name in listed if shown_name(name) != name}
+        names = sorted({shown_name(name) for name in listed})
         if not names and not self.missing_ok:
             raise UsageError(
                 f"{self.setting} '{self.uri}' holds no objects.",
@@ -69,7 +74,26 @@ class S3Folder:
             )
         return names
 
+    def subfolders(self) -> list[str]:
+        """The prefix's sub-prefixes (a modality's data sits under one), from the last listing."""
+        return sorted(shown_name(name) for name in self._listing.folders)
+
+    def is_empty(self, name: str) -> bool:
+        """Whether a sub-prefix holds no object but its own folder marker (`name/`): one small listing."""
+        if name in self._escaped:
+            return False
+        key = self.uri.key(name) + "/"
+        with aws.translated("listing", self.uri.url(name + "/"), permission=f"s3:ListBucket on {self.uri.bucket}"):
+            page = self.client.list_objects_v2(Bucket=self.uri.bucket, Prefix=key, MaxKeys=2)
+        return all(str(item["Key"]) == key for item in page.get("Contents", []))
+
     def read(self, name: str) -> bytes:
+        if name in self._escaped or not name.isprintable():
+            raise InputProblem(
+                "gather.file.bad_name",
+                f"'{name}' is not a usable object name: it holds control characters (shown escaped); it was not read.",
+                "Rename the object to a plain name such as acquisition_ephys.json.",
+            )
         where = self.uri.url(name)
         if name in self._listing.folders and name not in self._listing.objects:
             raise InputProblem("gather.file.not_a_file", f"{name} is a prefix (a folder), not an object.", "Move it.")

@@ -1,7 +1,9 @@
 """`s3://bucket/prefix/` locations: parsed once, refused with a message that names the URI and the fix.
 
 Pure: no boto3 here. A prefix always ends with "/" (or is "" for the bucket's root), so a key is
-`prefix + name` and `s3://b/asset` and `s3://b/asset/` mean the same folder-like prefix.
+`prefix + name` and `s3://b/asset` and `s3://b/asset/` mean the same folder-like prefix. A refused
+value is shown without any user:password@ and with control characters escaped, except the whitespace
+ones, which the CLI's paragraph turns into spaces.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gather_job.errors import UsageError
+from gather_job.settings.values import shown_url as _shown_url
 
 SCHEME = "s3://"
 MAX_KEY_BYTES = 1024
@@ -20,6 +23,10 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ANY_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FORM = "Write it as s3://bucket/prefix/ (for example s3://aind-data/123456_2024-03-05_14-20-00/)."
+
+
+def shown_url(value: str) -> str:
+    return _shown_url(value, limit=len(value) * 6).replace("\\n", "\n").replace("\\r", "\r").replace("\\t", "\t")
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ def location(value: str, setting: str) -> S3Uri | None:
         return parse(value, setting)
     if _ANY_SCHEME.match(value) and not re.match(r"^[A-Za-z]:[\\/]", value):  # keep C:\ paths local
         raise UsageError(
-            f"{setting} '{value}' is a URI of a kind gather-job does not read or write.",
+            f"{setting} '{shown_url(value)}' is a URI of a kind gather-job does not read or write.",
             hint=f"Use a local folder or an S3 prefix. {_FORM}",
         )
     return None
@@ -62,7 +69,7 @@ def parse(value: str, setting: str) -> S3Uri:
     """Parse and validate `s3://bucket[/prefix]`; raise UsageError (exit 2) naming what is wrong."""
 
     def refuse(problem: str, hint: str = _FORM) -> UsageError:
-        return UsageError(f"{setting} '{value}' is not a usable S3 URI: {problem}.", hint=hint)
+        return UsageError(f"{setting} '{shown_url(value)}' is not a usable S3 URI: {problem}.", hint=hint)
 
     if not value.startswith(SCHEME):
         if value.lower().startswith(SCHEME):
@@ -89,7 +96,7 @@ def parse(value: str, setting: str) -> S3Uri:
 def _check_bucket(bucket: str, refuse: Callable[..., UsageError]) -> None:
     if not _BUCKET.match(bucket) or ".." in bucket:
         raise refuse(
-            f"'{bucket}' is not a valid bucket name",
+            f"'{shown_url(bucket)}' is not a valid bucket name",
             "Bucket names have 3-63 characters: lower-case letters, digits, dots and hyphens, "
             "beginning and ending with a letter or digit. " + _FORM,
         )

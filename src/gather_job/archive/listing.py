@@ -1,0 +1,110 @@
+"""Which assets a many-asset `check` runs over: the list, `--each`, shards and `--resume`.
+
+`--shard I/N` keeps a stable 1/N of the list (a hash of each path, the same on every machine, so N
+array tasks split it without talking to each other); `--resume RESULTS.jsonl` drops the assets an
+earlier run's results already hold (a run killed at asset 40,000 of 50,000 goes on from there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gather_job.errors import UsageError
+
+CORE_PREFIXES = (
+    "subject",
+    "data_description",
+    "procedures",
+    "instrument",
+    "processing",
+    "acquisition",
+    "quality_control",
+    "model",
+)
+SHARD_ENVIRONMENT = ("AWS_BATCH_JOB_ARRAY_INDEX", "SLURM_ARRAY_TASK_ID")
+
+
+def is_core_name(name: str) -> bool:
+    """A name an asset's metadata folder holds: `<kind>.json` or a part `<kind>_*.json`."""
+    return name.endswith(".json") and name.startswith(CORE_PREFIXES)
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    count: int
+
+    def takes(self, asset: str) -> bool:
+        digest = hashlib.sha256(asset.encode("utf-8", "surrogateescape")).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index
+
+
+def parse_shard(text: str, environ: Mapping[str, str]) -> Shard:
+    """`I/N`, where I may be `auto`: the array index AWS Batch or Slurm gives the task."""
+    index_text, _, count_text = text.partition("/")
+    if index_text == "auto":
+        found = next((environ[name] for name in SHARD_ENVIRONMENT if environ.get(name, "").strip()), None)
+        if found is None:
+            raise UsageError(
+                f"--shard {text}: no array index in the environment ({' or '.join(SHARD_ENVIRONMENT)}).",
+                hint="Run it as an AWS Batch or Slurm array task, or give the index: --shard 3/16.",
+            )
+        index_text = found.strip()
+    try:
+        index, count = int(index_text), int(count_text)
+    except ValueError:
+        raise UsageError(f"--shard {text!r} is not I/N.", hint="For example --shard 0/16 (I from 0 to N-1).") from None
+    if count < 1 or not 0 <= index < count:
+        raise UsageError(f"--shard {text!r}: I must be between 0 and N-1.", hint="For example --shard 0/16.")
+    return Shard(index, count)
+
+
+def done_assets(path: str) -> set[str]:
+    """The assets an earlier run's JSON Lines results already hold (their `asset` records)."""
+    done: set[str] = set()
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return done  # nothing done yet: the first run of a resumable job
+    except OSError as exc:
+        raise UsageError(f"--resume {path} cannot be read: {exc.strerror or exc}.") from exc
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the last line of a killed run may be cut: that asset runs again
+        if isinstance(record, dict) and record.get("type") == "asset" and isinstance(record.get("asset"), str):
+            done.add(record["asset"])
+    return done
+
+
+def children(parent: str, clients: Any) -> list[str]:
+    """The assets directly under a folder or prefix: the children holding core metadata files."""
+    from gather_job.storage import s3uri
+
+    uri = s3uri.location(parent, "--each")
+    if uri is None:
+        root = Path(parent)
+        if not root.is_dir():
+            raise UsageError(f"--each {parent}: not a folder.", hint="Give the folder that holds the assets.")
+        return [
+            str(child)
+            for child in sorted(root.iterdir())
+            if child.is_dir() and any(is_core_name(entry.name) for entry in child.iterdir())
+        ]
+    from gather_job import aws
+
+    found: set[str] = set()
+    client = clients.s3()
+    with aws.translated("listing", f"--each {uri}", permission=f"s3:ListBucket on {uri.bucket}"):
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=uri.bucket, Prefix=uri.prefix):
+            for item in page.get("Contents", []):
+                child, _, name = str(item["Key"])[len(uri.prefix) :].partition("/")
+                if child and is_core_name(name):
+                    found.add(f"{uri.url(child)}/")
+    return sorted(found)

@@ -1,0 +1,196 @@
+"""Re-checking a whole archive: many assets per process, in warm worker processes.
+
+Each asset is checked exactly as `gather-job check PATH` alone would (the same
+`GatherMetadataJob.check`, the same findings), but the models are imported once, then `--jobs`
+workers are forked and share them copy-on-write. Each worker reads its next asset (local or S3)
+in a thread while it validates the current one, so the network overlaps the work. Results stream
+out as assets finish; nothing is kept per asset but its exit code and counts, so memory stays flat
+however many assets run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from gather_job.archive.results import Tally
+from gather_job.errors import GatherError
+from gather_job.settings.model import JobSettings
+
+# -- one asset, in a worker -----------------------------------------------------------------------
+
+
+@dataclass
+class Prefetched:
+    """An asset folder read ahead in full (names and bytes), handed to the job as its Folder."""
+
+    label: str
+    locations: dict[str, str]
+    entries: list[str]
+    data: dict[str, bytes | Exception]
+    folders: dict[str, bool]  # modality folder -> empty
+
+    def subfolders(self) -> list[str]:
+        return list(self.folders)
+
+    def is_empty(self, name: str) -> bool:
+        return self.folders.get(name, False)
+
+    def location(self, name: str) -> str:
+        return self.locations.get(name, name)
+
+    def names(self) -> list[str]:
+        return list(self.entries)
+
+    def read(self, name: str) -> bytes:
+        value = self.data[name]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+
+def prefetch(settings: JobSettings, clients: Any) -> Prefetched | GatherError:
+    """Read an asset's listing and every JSON file; an asset that cannot be listed is its error."""
+    from gather_job.pipeline.modality_folders import present
+    from gather_job.storage.folder import open_folder
+
+    try:
+        folder = open_folder(settings, clients)
+        names = folder.names()
+        folders = present(folder)
+    except GatherError as exc:
+        return exc
+    data: dict[str, bytes | Exception] = {}
+    for name in names:
+        if name.endswith(".json"):
+            try:
+                data[name] = folder.read(name)
+            except Exception as exc:
+                data[name] = exc
+    return Prefetched(folder.label, {n: folder.location(n) for n in data}, names, data, folders)
+
+
+def check_one(asset: str, settings: JobSettings, folder: Prefetched | GatherError, clients: Any) -> list[str]:
+    """The asset's JSON Lines: its findings (each with `asset`), then its `asset` record."""
+    from gather_job.job import GatherMetadataJob
+    from gather_job.render import tally
+
+    if isinstance(folder, GatherError):
+        record = {"type": "asset", "asset": asset, "exit_code": int(folder.exit_code), "counts": {}}
+        record["error"] = folder.message + (f" {folder.hint}" if folder.hint else "")
+        return [json.dumps(record, ensure_ascii=False)]
+    try:
+        outcome = GatherMetadataJob(settings, notes=_NOTES, clients=clients, folder=folder).check()
+    except GatherError as exc:
+        record = {"type": "asset", "asset": asset, "exit_code": int(exc.exit_code), "counts": {}}
+        record["error"] = exc.message + (f" {exc.hint}" if exc.hint else "")
+        return [json.dumps(record, ensure_ascii=False)]
+    lines = [
+        json.dumps({"type": "finding", "asset": asset, **f.to_json()}, ensure_ascii=False)
+        for f in outcome.findings.sorted()
+    ]
+    counts = tally(outcome.findings)
+    lines.append(json.dumps({"type": "asset", "asset": asset, "exit_code": int(outcome.exit_code), "counts": counts}))
+    return lines
+
+
+SettingsFor = Callable[[str], JobSettings]
+
+
+def run_assets(
+    assets: Iterable[str], settings_for: SettingsFor, clients_for: Callable[[JobSettings], Any]
+) -> Iterator[list[str]]:
+    """Check assets one after another, reading the next while checking the current one."""
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gather-prefetch")
+    try:
+        pending: tuple[str, JobSettings, Any, Future[Prefetched | GatherError]] | None = None
+        for asset in assets:
+            settings = settings_for(asset)
+            clients = clients_for(settings)
+            ahead = (asset, settings, clients, reader.submit(prefetch, settings, clients))
+            if pending is not None:
+                yield check_one(pending[0], pending[1], pending[3].result(), pending[2])
+            pending = ahead
+        if pending is not None:
+            yield check_one(pending[0], pending[1], pending[3].result(), pending[2])
+    finally:
+        reader.shutdown(wait=True)
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+# -- many assets, in warm worker processes -------------------------------------------------------------
+
+_BASE: JobSettings | None = None  # the run's settings, set before the workers are forked
+_NOTES: list[Any] = []  # what composing them said (e.g. the job_type applied), as a single check says it
+
+
+def _settings_for(asset: str) -> JobSettings:
+    assert _BASE is not None
+    return _BASE.model_copy(update={"metadata_dir": asset, "output_dir": None})
+
+
+def _clients_for(settings: JobSettings) -> Any:
+    global _CLIENTS
+    if _CLIENTS is None:  # one set per process: boto3 clients are made after the fork, never shared
+        from gather_job.aws import Clients
+
+        _CLIENTS = Clients(settings)
+    return _CLIENTS
+
+
+_CLIENTS: Any = None
+
+
+def _work(chunk: list[str]) -> list[list[str]]:
+    return list(run_assets(chunk, _settings_for, _clients_for))
+
+
+def _chunks(assets: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for asset in assets:
+        chunk.append(asset)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def check_many(
+    base: JobSettings, assets: list[str], jobs: int, emit: Callable[[list[str]], None], *, notes: Iterable[Any] = ()
+) -> Tally:
+    """Check every asset, `jobs` processes at a time; `emit` gets each asset's lines as it finishes."""
+    import gc
+
+    from gather_job import schema
+
+    global _BASE, _CLIENTS, _NOTES
+    _BASE, _CLIENTS, _NOTES = base, None, list(notes)
+    tally = Tally()
+
+    def take(lines: list[str]) -> None:
+        record = json.loads(lines[-1])
+        tally.add(record["asset"], record["exit_code"], record.get("counts") or {})
+        emit(lines)
+
+    schema.import_all()  # once, before the fork: the workers share the imported models
+    if jobs <= 1 or len(assets) <= 1:
+        for lines in run_assets(assets, _settings_for, _clients_for):
+            take(lines)
+        return tally
+    import multiprocessing
+
+    gc.freeze()  # what exists now is shared copy-on-write; the collector leaves it alone in the workers
+    size = max(1, min(16, len(assets) // (jobs * 4) or 1))
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        for results in pool.imap_unordered(_work, _chunks(assets, size)):
+            for lines in results:
+                take(lines)
+    return tally

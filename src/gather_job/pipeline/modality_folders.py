@@ -1,0 +1,111 @@
+"""The data against the metadata: one folder per modality, named by its abbreviation.
+
+An uploaded asset holds its metadata files next to one folder per modality (`ecephys/`,
+`behavior-videos/`, ...; aind-data-transfer names them by `Modality.abbreviation`). When the checked
+folder has such folders, or the settings list the upload's (`modality_folders`), every modality the
+acquisition's data streams and data_description name must have its folder, and every modality folder
+should be described (a warning: the data is there, the metadata is short); an empty modality
+folder is a warning. Other folders (`original_metadata/`,
+`derived/`) are not modalities and are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from gather_job.findings import Findings
+
+Place = tuple[str, str]  # (file, location in it)
+
+if TYPE_CHECKING:
+    from gather_job.pipeline.documents import Gathered
+    from gather_job.storage.folder import Folder
+
+
+def _abbreviations() -> dict[str, str]:
+    """abbreviation (as written, and lower-cased) -> the abbreviation."""
+    from aind_data_schema_models.modalities import Modality
+
+    known = {str(a): str(a) for a in Modality.abbreviation_map}
+    return {**known, **{a.lower(): a for a in known}}
+
+
+def present(folder: Folder) -> dict[str, bool]:
+    """The folder's modality folders -> whether each is empty (asked only of those, one listing each on S3)."""
+    known = _abbreviations()
+    return {name: folder.is_empty(name) for name in folder.subfolders() if name in known}
+
+
+def check_asset(folders: Mapping[str, bool], result: Gathered) -> None:
+    """The data against the metadata, once the metadata is gathered (validated models only)."""
+    docs = {kind: result.documents[kind] for kind in ("acquisition", "data_description") if kind in result.documents}
+    if not docs or any(doc.model is None for doc in docs.values()):
+        return  # nothing to hold the folders against, or an invalid file (an error already) would mislead
+    labels = result.labels
+    acquisitions = [(d.label, d.model) for d in result.parts.get("acquisition", []) if d.valid]
+    if not acquisitions and "acquisition" in docs:
+        acquisitions = [(labels["acquisition"], docs["acquisition"].model)]
+    description = (labels["data_description"], docs["data_description"].model) if "data_description" in docs else None
+    wanted = described(acquisitions, description)
+    check(folders, result.settings.modality_folders, wanted, result.findings)
+
+
+def described(acquisitions: list[tuple[str, Any]], description: tuple[str, Any] | None) -> dict[str, list[Place]]:
+    """Each modality the metadata names -> where: (file, location) of each data stream and of data_description."""
+    where: dict[str, list[Place]] = {}
+    for label, acquisition in acquisitions:
+        for i, stream in enumerate(getattr(acquisition, "data_streams", [])):
+            for modality in stream.modalities:
+                where.setdefault(modality.abbreviation, []).append((label, f"data_streams[{i}]"))
+    if description is not None:
+        for modality in description[1].modalities:
+            where.setdefault(modality.abbreviation, []).append((description[0], "modalities"))
+    return where
+
+
+def check(
+    folders: Mapping[str, bool],
+    listed: list[str] | None,
+    wanted: Mapping[str, list[Place]],
+    findings: Findings,
+) -> None:
+    """`folders`: sub-folder name -> whether it is empty; `listed`: the settings' modality_folders."""
+    known = _abbreviations()
+    present = {known[name]: name for name in folders if name in known}
+    empty = {known[name] for name, is_empty in folders.items() if name in known and is_empty}
+    for name in listed or ():  # the upload's folders, when the checked folder holds only the metadata
+        present.setdefault(known.get(name, known.get(name.lower(), name)), name)
+    if not present:
+        return  # no modality folders to hold the metadata against (a staging folder of metadata only)
+    for modality, places in sorted(wanted.items()):
+        if modality not in present:
+            findings.error(
+                "gather.data.missing_folder",
+                f"The metadata describes {modality} data ({', '.join(f'{f} {at}' for f, at in places)}), but the "
+                f"asset has no {modality}/ folder.",
+                files=tuple(dict.fromkeys(f for f, _ in places)),
+                location=places[0][1],
+                value=modality,
+                hint=f"Upload the {modality} data in a folder named '{modality}', or remove the modality from "
+                "the metadata if the asset does not hold it.",
+            )
+    for modality, name in sorted(present.items()):
+        if modality not in wanted:
+            findings.warning(
+                "gather.data.undescribed_folder",
+                f"The asset has a {name}/ folder, but neither the acquisition's data streams nor "
+                "data_description list the modality.",
+                location=f"{name}/",
+                value=name,
+                hint=f"Describe the {modality} data stream in acquisition.json and add '{modality}' to "
+                "data_description_settings.modalities, or leave the folder out of the upload.",
+            )
+        elif modality in empty:
+            findings.warning(
+                "gather.data.empty_folder",
+                f"The {name}/ folder is empty.",
+                location=f"{name}/",
+                value=name,
+                hint="Check that the upload copied the data.",
+            )

@@ -1,0 +1,94 @@
+"""Checks of single setting values: modality and institution names, URLs, paths, seconds.
+
+Kept apart from the settings model so the model reads as the list of settings; every check here
+raises ValueError (which pydantic turns into an error located at the field) or says what is wrong.
+aind-data-schema-models is imported inside the checks that need it, never at import time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from gather_job.suggest import did_you_mean
+
+
+def modality_abbreviation(item: Any) -> str:
+    from aind_data_schema_models.modalities import Modality
+
+    if isinstance(item, str):
+        abbreviation = item
+    elif isinstance(item, dict):
+        abbreviation = item.get("abbreviation") or ""
+        if not abbreviation and item.get("name"):
+            by_name = {m.name: a for a, m in Modality.abbreviation_map.items()}
+            abbreviation = str(by_name.get(item["name"], item["name"]))
+    elif hasattr(item, "abbreviation"):
+        abbreviation = item.abbreviation
+    else:
+        raise ValueError(f"a modality must be an abbreviation or a {{name, abbreviation}} object, not {item!r}")
+    if Modality.from_abbreviation(abbreviation) is None:
+        known = sorted(Modality.abbreviation_map)
+        raise ValueError(
+            f"unknown modality '{abbreviation}'{did_you_mean(abbreviation, known)}; valid: {', '.join(known)}"
+        )
+    return str(abbreviation)
+
+
+def institution_abbreviation(value: Any) -> str:
+    from aind_data_schema_models.organizations import Organization
+
+    if isinstance(value, dict):
+        value = value.get("abbreviation") or value.get("name") or ""
+    elif hasattr(value, "abbreviation"):
+        value = value.abbreviation or value.name
+    if not isinstance(value, str):
+        # pydantic turns only ValueError into a located ValidationError
+        raise ValueError(f"institution must be an abbreviation such as 'AIND', not {value!r}")  # noqa: TRY004
+    if Organization.from_abbreviation(value) is not None:
+        return value
+    by_name = Organization.from_name(value)
+    if by_name is not None and by_name.abbreviation:
+        return str(by_name.abbreviation)
+    known = set(Organization.abbreviation_map)
+    raise ValueError(f"unknown institution '{value}'{did_you_mean(value, known)}; use an abbreviation such as 'AIND'")
+
+
+class RefusedUrl(str):
+    """A refused URL's shown text (all an error may print); `problem` says why it was refused."""
+
+    problem = ""
+
+
+def escaped(text: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def shown_url(value: str, limit: int = 200) -> str:
+    """A URL as a message may show it: no user:password@, no query values, what is not printable escaped."""
+    scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/+", value)
+    at = value.partition("?")[0].rfind("@")  # a password may hold '/', so all before the last '@' goes
+    text = value if at < 0 else value[: scheme.end() if scheme and scheme.end() <= at else 0] + "***" + value[at:]
+    return escaped(re.sub(r"([?&;][^=&#/]*=)[^&#]*", r"\1***", text))[:limit]
+
+
+def url_problem(value: str, *, aws: bool = False) -> str | None:
+    """Why `value` cannot be a base URL (an S3/SSM endpoint if `aws`): "is not ...", "has ..."; None if it can."""
+    odd = next((i for i, c in enumerate(value) if c.isspace() or not c.isprintable()), None)
+    if odd is not None:
+        what = "a space" if value[odd] == " " else f"the character {escaped(value[odd])}"
+        return f"contains {what} at position {odd + 1}; a URL has none (percent-encode it, or remove it)"
+    try:
+        port = (parts := urlsplit(value)).port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "is not a valid URL: an IPv6 address's '[' is not closed, or the port is not a number from 1 to 65535"
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return "is not an http:// or https:// URL with a host, such as http://aind-metadata-service"
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        return "has a query or a fragment (?... or #...), which a base URL cannot have"
+    if aws and "@" in parts.netloc:  # boto3 signs with its own credentials, never these
+        return "has a user:password@, which AWS clients never use; give credentials as AWS_* variables or a profile"
+    return None
