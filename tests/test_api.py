@@ -140,3 +140,13 @@ def test_the_readme_example_runs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "written 0" in done.stdout
     assert (tmp_path / "output" / "data_description.json").is_file()
+
+
+def test_a_written_file_is_byte_for_byte_what_model_dump_json_gives() -> None:
+    from gather_job.job import serialize
+    from gather_job.pipeline.documents import Document
+
+    files = assets.asset_files("valid")
+    for name, model in sorted(files.items()):
+        doc = Document(kind=name.split("_")[0].removesuffix(".json"), label=name, model=model)
+        assert serialize(doc) == model.model_dump_json(indent=3).encode("utf-8"), name

@@ -147,6 +147,9 @@ def test_an_archive_on_s3_with_results_to_s3(aws: Aws, aws_env: Any, archive: Pa
     bucket = aws.bucket()
     for folder in sorted(archive.glob("asset-0[0-3]")):
         aws.upload(folder, bucket, f"uploads/{folder.name}/")
+    for i in range(3):  # a prefix of data only, deep below: not an asset, and its objects are never listed
+        aws.s3.put_object(Bucket=bucket, Key=f"uploads/raw-only/ecephys/probe/{i}.dat", Body=b"0")
+    aws.s3.put_object(Bucket=bucket, Key="uploads/asset-00/ecephys/acquisition_x.json", Body=b"{}")  # data, deeper
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps({"s3_endpoint_url": aws.url, "aws_region": REGION}))
     argv = ["check", "--each", f"s3://{bucket}/uploads/", "--offline", "--settings-file", str(settings)]
@@ -155,3 +158,27 @@ def test_an_archive_on_s3_with_results_to_s3(aws: Aws, aws_env: Any, archive: Pa
     stored = aws.objects(bucket, "results/")["0.jsonl"].decode()
     assets_seen = sorted(r["asset"] for r in _records(stored) if r["type"] == "asset")
     assert assets_seen == [f"s3://{bucket}/uploads/asset-0{i}/" for i in range(4)]
+
+
+def test_shard_results_combine_into_one_summary(aws: Aws, aws_env: Any, archive: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    whole = _run(["check", "--each", str(archive), "--offline", "--format", "jsonl"], capsys)
+    bucket = aws.bucket()
+    for i in range(3):
+        argv = ["check", "--each", str(archive), "--offline", "--format", "jsonl", "--shard", "auto/3"]
+        code, out, _ = _run(argv, capsys, environ={"AWS_BATCH_JOB_ARRAY_INDEX": str(i)})
+        aws.s3.put_object(Bucket=bucket, Key=f"recheck/shard-{i}.jsonl", Body=out.encode())
+    (tmp_path / "cut.jsonl").write_text(whole[1] + '{"type": "asset", "asset": "/cut')  # a killed run's last line
+    settings = tmp_path / "aws.json"
+    settings.write_text(json.dumps({"s3_endpoint_url": aws.url, "aws_region": REGION}))
+    argv = ["summary", f"s3://{bucket}/recheck/", str(tmp_path / "cut.jsonl"), "--settings-file", str(settings)]
+    code, out, err = _run([*argv, "--format", "json"], capsys)
+    expected = next(r for r in _records(whole[1]) if r["type"] == "summary")
+    combined = json.loads(out)
+    assert code == whole[0] == 3 and "verdict" in err
+    assert {k: combined[k] for k in ("assets", "exit_code", "by_exit_code", "counts")} == {
+        k: expected[k] for k in ("assets", "exit_code", "by_exit_code", "counts")
+    }
+    code, out, _ = _run(["summary", str(tmp_path / "missing.jsonl")], capsys)
+    assert code == 2
+    code, out, _ = _run(["summary", str(tmp_path / "cut.jsonl")], capsys)
+    assert code == 3 and "with errors" in out

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gather_job import cli
+from gather_job.arguments import COMMANDS
 from gather_job.cli import main
 from tests.conftest import base_settings, pipeline_settings
 from tests.support.fake_service import FakeMetadataService
@@ -32,7 +33,7 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "(default true)" in text and "exit codes" in text
 
 
-@pytest.mark.parametrize("command", ["run", "check", "job-types"])
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_help_shows_an_example(capsys: pytest.CaptureFixture[str], command: str) -> None:
     assert main([command, "--help"]) == 0
     assert "example:" in capsys.readouterr().out

@@ -136,15 +136,17 @@ def test_an_undecodable_folder_on_the_command_line_is_a_usage_error(tmp_path: Pa
     assert ok and "Traceback" not in err, err
 
 
-@pytest.mark.xfail(
-    strict=True, reason="settings/layers.py read_file must turn ValueError/UnicodeEncodeError into a UsageError"
-)
 @pytest.mark.parametrize("path", ["settings\x00.json", "settings-\ud800.json"])
 def test_a_settings_file_path_with_nul_or_a_surrogate_is_a_usage_error(
     path: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["run", "--settings-file", path], environ={})
-    assert code == 2, capsys.readouterr().err
+    err = capsys.readouterr().err
+    shown = path.encode("unicode_escape").decode("ascii")
+    ok = code == 2 and "Traceback" not in err and shown in err and "settings file" in err
+    err.encode("utf-8")  # strict: the message itself is valid UTF-8
+    record("--settings-file path with a NUL or a lone surrogate", ok)
+    assert ok, err
 
 
 URLS = [
@@ -254,3 +256,58 @@ def test_s3_keys_with_control_or_format_characters_are_shown_escaped_and_not_rea
     ok = names == ["acquisition_\\u202eevil.json", "instrument_\\u200bzero.json", "plain.json"] and refused == expected
     record("S3 keys with format characters (right-to-left override, zero width)", ok)
     assert ok, (names, refused)
+
+
+LONE = '"\\ud800"'  # the JSON escape of a lone surrogate, as a file holds it
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_a_lone_surrogate_escape_in_a_metadata_file_is_an_encoding_finding(  # type: ignore[no-untyped-def]
+    asset, tmp_path: Path, command: str
+) -> None:
+    """JSON allows `\\ud800` alone; decoded it is a str no UTF-8 writer takes, so it must be a finding
+    (located at the escape), not a crash when the outputs are encoded."""
+    folder = asset(with_subject=True, with_procedures=True)
+    part = folder / "acquisition_a.json"
+    text = part.read_text()
+    assert '"notes": null' in text
+    part.write_text(text.replace('"notes": null', f'"notes": {LONE}', 1))
+    settings = json.dumps(base_settings(folder, tmp_path / "out", None))
+    argv = ["run", "--job-settings", settings]
+    if command == "check":
+        argv = ["check", str(folder), "--offline", "--format", "jsonl", "--job-settings", settings]
+    done = _job(argv)
+    out, err = done.stdout.decode("utf-8"), done.stderr.decode("utf-8")  # strict: valid UTF-8
+    if command == "run":
+        findings = json.loads((tmp_path / "out" / "gather_report.json").read_bytes().decode("utf-8"))["findings"]
+    else:
+        findings = [json.loads(line) for line in out.splitlines() if '"id"' in line]
+    found = [f for f in findings if f["id"] == "gather.file.encoding" and f["files"] == ["acquisition_a.json"]]
+    ok = done.returncode == 3 and len(found) == 1 and "Traceback" not in err
+    ok = ok and "\\ud800" in found[0]["message"] and "line" in found[0]["message"] and "replace" in found[0]["message"]
+    record(f"a lone surrogate escape (\\ud800) in a metadata file ({command})", ok)
+    assert ok, (done.returncode, found, err[-1500:])
+
+
+@pytest.mark.parametrize(
+    "where", ["settings file", "--job-settings", "environment (undecodable bytes)", "flag (undecodable bytes)"]
+)
+def test_a_lone_surrogate_in_settings_is_a_usage_error(tmp_path: Path, where: str) -> None:
+    env = {"PATH": os.environ["PATH"]}
+    argv: list[bytes] = [os.fsencode(sys.executable), b"-m", b"gather_job", b"run", b"--output-dir", b"out"]
+    if where == "settings file":
+        (tmp_path / "s.json").write_text('{"subject_id": "\\ud800", "offline": true}')
+        argv += [b"--settings-file", b"s.json"]
+    elif where == "--job-settings":
+        argv += [b"--job-settings", b'{"subject_id": "\\udfff"}']
+    elif where.startswith("environment"):
+        env["GATHER_SUBJECT_ID"] = "12\udcff"  # os.fsencode gives the byte 0xff back
+    else:
+        argv += [b"--subject-id", b"12\xff"]
+    done = subprocess.run(
+        argv, capture_output=True, timeout=60, cwd=tmp_path, env={k: os.fsencode(v) for k, v in env.items()}
+    )
+    err = done.stderr.decode("utf-8")  # strict
+    ok = done.returncode == 2 and "subject_id" in err and "Traceback" not in err and not (tmp_path / "out").exists()
+    record(f"a lone surrogate in the settings ({where})", ok)
+    assert ok, err

@@ -63,7 +63,8 @@ def test_access_denied_names_the_key_and_the_permission(
     with aws.authentication():
         code, err = run(settings, capsys)
     assert code == 2
-    assert f"Access denied for writing s3://gather-test/{PREFIX}acquisition.json" in err
+    # the first object a run writes is its claim on the prefix (storage/s3_claim.py), before acquisition.json
+    assert f"Access denied for writing s3://gather-test/{PREFIX}.gather-job-claim" in err
     assert "s3:PutObject" in err
     assert aws.etags("gather-test", PREFIX) == {}
 

@@ -14,16 +14,20 @@ from typing import Any
 
 from gather_job import __version__
 
-COMMANDS = ("run", "check", "job-types")
+COMMANDS = ("run", "check", "summary", "job-types", "upgrade")
 EXAMPLES = {
     "run": "gather-job run --settings-file job_settings.json\n"
     '  python -m gather_job --job-settings \'{"output_dir": "out", "subject_id": "123456", ...}\'',
     "check": "gather-job check path/to/asset/metadata --settings-file job_settings.json\n"
     "  gather-job check s3://bucket/asset/ --offline --format jsonl\n"
     "  gather-job check --each s3://bucket/ --offline --jobs 2 --shard auto/16 --output results.jsonl",
+    "summary": "gather-job summary results-*.jsonl\n"
+    "  gather-job summary s3://bucket/recheck/2026-12/ --settings-file aws.json --format json",
     "job-types": "gather-job job-types list --job-type-source ssm:/aind/job_types\n"
     "  gather-job job-types show ecephys --job-type-source job_types.json --settings-file job_settings.json\n"
     '  gather-job job-types template --job-settings \'{"data_description_settings": {"group": "ephys"}}\'',
+    "upgrade": "gather-job upgrade asset/metadata --output-dir asset/metadata-v2\n"
+    "  gather-job check asset/metadata-v2 --offline",
 }
 
 
@@ -93,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gather-job {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for every error")
     parser.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format on stderr")
-    commands = parser.add_subparsers(dest="command", metavar="{run,check,job-types}")
+    commands = parser.add_subparsers(dest="command", metavar="{run,check,summary,job-types,upgrade}")
     run = commands.add_parser(
         "run",
         help="gather the asset and write it (the default command)",
@@ -157,6 +161,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-severity", choices=("error", "warning", "info"), help="show findings from this severity up"
     )
     check.add_argument("-v", "--verbose", action="store_true", help="show notes too (as --min-severity info)")
+    summary = commands.add_parser(
+        "summary",
+        help="combine the JSON Lines results of many-asset checks (e.g. one per shard) into one summary",
+        description="Read the `asset` records of `check --format jsonl` results (files, s3:// keys, or an "
+        "s3:// prefix of them) and say what they say together: the exit code, the counts, the assets not clean.",
+        epilog="exit codes: 0 every asset clean, 3 some asset has errors, else the worst code of the assets "
+        "not read; 2 a results file cannot be read\n\nexample:\n  " + EXAMPLES["summary"],
+        formatter_class=_Help,
+    )
+    summary.settings_table = False
+    summary.add_argument(
+        "results", nargs="+", metavar="RESULTS", help="a .jsonl file, an s3:// key, or an s3:// prefix"
+    )
+    summary.add_argument("--format", choices=("text", "json"), default="text", help="a table, or one JSON record")
+    summary.add_argument("--settings-file", metavar="F", help="settings JSON for S3 (s3_endpoint_url, aws_region, ...)")
+    _add_upgrade(commands)
     job_types = commands.add_parser(
         "job-types",
         help="list or show the job_types an operator has stored, or print the gather task to store",
@@ -174,6 +194,30 @@ def build_parser() -> argparse.ArgumentParser:
         verb.add_argument("--settings-file", metavar="F", help="settings JSON (endpoint, region; show: merged in)")
     _add_template(verbs)
     return parser
+
+
+def _add_upgrade(commands: Any) -> None:
+    """`upgrade`: aind-data-schema 1.x files to 2.x with aind-metadata-upgrader (the `upgrade` extra)."""
+    upgrade = commands.add_parser(
+        "upgrade",
+        help="make a folder of aind-data-schema 1.x files (rig.json, session.json, ...) 2.x, offline",
+        description="Upgrade the 1.x core files of DIR with aind-metadata-upgrader (pip install "
+        "'gather-job[upgrade]') in one record, copy DIR's other JSON files, write all into OUT, validate each, "
+        "and list what the upgrader filled in or assumed. DIR is never written.",
+        epilog="exit codes: 0 every 1.x file upgraded and every file valid, 2 nothing to upgrade, OUT unusable or "
+        "the upgrader not installed, 3 written but some file not valid yet (or not upgradable), 4 a file needs "
+        "the network\n\nexample:\n  " + EXAMPLES["upgrade"],
+        formatter_class=_Help,
+    )
+    upgrade.settings_table = False
+    upgrade.add_argument("dir", metavar="DIR", help="the folder holding the 1.x JSON files (read only)")
+    upgrade.add_argument(
+        "--output-dir",
+        required=True,
+        metavar="OUT",
+        help="where the 2.x files go: a folder outside DIR (files it holds are replaced only with --overwrite)",
+    )
+    upgrade.add_argument("--overwrite", action="store_true", help="replace files OUT already holds (say, a re-run)")
 
 
 def _add_template(verbs: Any) -> None:

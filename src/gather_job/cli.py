@@ -38,11 +38,18 @@ def _paragraph(error: GatherError) -> str:
 def _dispatch(
     args: argparse.Namespace, environ: Mapping[str, str], err: IO[str], write_hook: Hook | None
 ) -> Outcome | None:
+    if args.command == "upgrade":  # its own module: needs neither settings nor the job
+        from gather_job import upgrade
+
+        upgrade.command(args, environ, err, sys.stdout)
+        return None
     from gather_job import commands
 
     if args.command == "job-types":
         commands.job_types(args, environ, sys.stdin)
         return None
+    if args.command == "summary":
+        return commands.summary(args, environ)  # type: ignore[no-any-return]
     if args.command == "check" and commands.many(args):
         return commands.check_assets(args, environ, sys.stdin, err)  # type: ignore[no-any-return]
     if args.command == "check":

@@ -103,6 +103,8 @@ def run(
     args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], err: IO[str], write_hook: Hook | None
 ) -> Outcome:
     settings, notes = settings_from(args, environ, stdin)
+    if settings.report:  # the job checks it against the folders; only here are the files it was given known
+        _check_copy(args, settings.report, "report", settings)
     progress = Progress(err)
     try:
         return GatherMetadataJob(settings, notes=notes, progress=progress, write_hook=write_hook).run_job()
@@ -112,6 +114,8 @@ def run(
 
 def check(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], err: IO[str]) -> Outcome:
     settings, notes = settings_from(args, environ, stdin)
+    if args.output:  # before the work, as `report` is: never an input, a folder or a special file replaced
+        _check_copy(args, args.output, "--output", settings)
     progress = Progress(err)
     try:
         outcome = GatherMetadataJob(settings, notes=notes, progress=progress).check()
@@ -122,16 +126,26 @@ def check(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], 
     return outcome
 
 
-def _save_report(path: str, outcome: Outcome) -> None:
-    from gather_job import report
-    from gather_job.storage import atomic
+def _check_copy(args: argparse.Namespace, value: str, setting: str, settings: JobSettings) -> None:
+    """Refuse (exit 2) a report or results path that would replace a file the command was given."""
+    from gather_job.storage import paths
 
-    try:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic.replace(target, report.dumps(outcome.report))
-    except OSError as exc:
-        raise UsageError(f"Cannot write the report to --output '{path}': {exc.strerror or exc}.") from exc
+    read = [
+        (getattr(args, "settings_file", None), "settings file"),
+        (getattr(args, "policy", None), "policy file"),
+        (getattr(args, "from_file", None), "asset list"),
+        (getattr(args, "resume", None) if getattr(args, "resume", None) != value else None, "--resume results"),
+        (settings.job_type_source, "job_type_source file"),
+    ]
+    paths.check_copy(value, setting, settings, read=[(path, what) for path, what in read if path and path != "-"])
+
+
+def _save_report(path: str, outcome: Outcome) -> None:
+    """`check --output`: a file atomically, or into /dev/stdout or a FIFO (`storage.paths.deliver`)."""
+    from gather_job import report
+    from gather_job.storage import paths
+
+    paths.deliver(path, report.dumps(outcome.report), "--output")
 
 
 def _view(args: argparse.Namespace, environ: Mapping[str, str], stream: IO[str]) -> Any:
@@ -212,6 +226,17 @@ def _asset_list(args: argparse.Namespace, stdin: IO[Any], clients: Any) -> list[
     return list(dict.fromkeys(found))  # each asset once, in the order given
 
 
+def _keep_assets(args: argparse.Namespace, assets: list[str], clients: Any) -> list[str]:
+    """Of --each's children, those holding metadata; paths given by name are checked as given."""
+    from gather_job.archive import listing
+
+    if not args.each:
+        return assets
+    named = set(args.paths or [])
+    holding = set(listing.holding_metadata([a for a in assets if a not in named], clients))
+    return [a for a in assets if a in named or a in holding]
+
+
 def check_assets(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], err: IO[str]) -> Any:
     """`check` over many assets: JSON Lines per asset, a summary, and (text) a table of the assets not clean."""
     from gather_job.archive import listing, results, workers
@@ -229,9 +254,12 @@ def check_assets(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO
     if args.resume:
         done = listing.done_assets(args.resume)
         assets = [a for a in assets if a not in done]
+    assets = _keep_assets(args, assets, clients)
     if args.format == "text" and not args.output:  # the table says it; the JSON Lines only with --output
         sink = results.Sink.discard()
     else:
+        if args.output and not args.output.startswith("s3://"):
+            _check_copy(args, args.output, "--output", settings)
         sink = results.Sink.open(args.output, append=bool(args.resume) and args.resume == args.output, clients=clients)
     progress = results.Bar(err, len(assets))
     try:
@@ -248,3 +276,18 @@ def check_assets(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO
     if args.format == "text":
         sys.stdout.write(results.table(tally) + "\n")
     return results.BulkOutcome(tally, sink.label)
+
+
+def summary(args: argparse.Namespace, environ: Mapping[str, str]) -> Any:
+    """`summary`: many shards' JSON Lines results as one tally; an asset seen twice counts once (the last)."""
+    from gather_job.archive import results
+    from gather_job.aws import Clients
+
+    settings, _ = compose_settings(SettingsInput(file=_file_layer(args, sys.stdin), environ=environ))
+    texts = results.read_results(args.results, Clients(settings))
+    tally = results.combine(texts)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(tally.record()) + "\n")
+    else:
+        sys.stdout.write(results.table(tally) + "\n")
+    return results.BulkOutcome(tally, ", ".join(args.results))

@@ -18,19 +18,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from gather_job import __version__, policy, report, schema
-from gather_job.errors import ExitCode, InvalidMetadata, ServiceError, UsageError
+from gather_job.errors import ExitCode, InvalidMetadata, ServiceError
 from gather_job.findings import Finding, Findings
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.progress import Progress
 from gather_job.render import counts
 from gather_job.settings.model import JobSettings
-from gather_job.storage import atomic
+from gather_job.storage import paths
 from gather_job.storage.folder import Folder, open_folder
 from gather_job.storage.target import ORIGINALS, REPORT_NAME, Hook, open_target
 
@@ -64,7 +63,10 @@ class Outcome:
 def serialize(doc: Document) -> bytes | None:
     """Bytes to write for one document: the model as aind-data-schema writes it, else as gathered."""
     if doc.model is not None:
-        return str(doc.model.model_dump_json(indent=3)).encode("utf-8")
+        # model_dump_json's own call, without its decode to str and our encode back: one copy, not three
+        # (tests/test_api.py pins the bytes to model_dump_json's)
+        data: bytes = type(doc.model).__pydantic_serializer__.to_json(doc.model, indent=3)
+        return data
     if doc.raw is not None and doc.data is not None:
         return doc.raw  # an invalid file from the folder, passed on byte for byte
     if doc.data is not None:
@@ -76,14 +78,34 @@ def checksums(files: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
     return {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()}
 
 
-def _core_bytes(gathered: Gathered) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    for kind in schema.CORE_FILES:
-        doc = gathered.documents.get(kind)
-        data = serialize(doc) if doc is not None else None
-        if data is not None:
-            files[schema.file_name(kind)] = data
-    return files
+class CoreFiles(Mapping[str, bytes]):
+    """The core files to write, serialized only when the target writes each one, and not kept.
+
+    At 300x the core files are 40 MB of JSON beside 170 MB of models; serializing them all before
+    the first write made them the run's peak. The target takes them one at a time, each file's
+    checksum is kept for the report (written last), and only one file's bytes are alive at once.
+    """
+
+    def __init__(self, gathered: Gathered) -> None:
+        self._docs = {
+            schema.file_name(kind): doc
+            for kind in schema.CORE_FILES
+            if (doc := gathered.documents.get(kind)) is not None and (doc.model is not None or doc.data is not None)
+        }
+        self.sums: dict[str, dict[str, Any]] = {}
+
+    def __getitem__(self, name: str) -> bytes:
+        data = serialize(self._docs[name])
+        if data is None:
+            raise KeyError(name)
+        self.sums[name] = checksums({name: data})[name]
+        return data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._docs)
+
+    def __len__(self) -> int:
+        return len(self._docs)
 
 
 def _report(
@@ -106,14 +128,9 @@ def _report(
 
 
 def _extra_report(settings: JobSettings, data: bytes) -> None:
-    if not settings.report:
-        return
-    path = Path(settings.report)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.replace(path, data)
-    except OSError as exc:
-        raise UsageError(f"Cannot write the report to '{path}': {exc.strerror or exc}.") from exc
+    """The copy `report` asks for (its path was checked before any work: `paths.check_run`)."""
+    if settings.report:
+        paths.deliver(settings.report, data, "report")
 
 
 class GatherMetadataJob:
@@ -183,30 +200,40 @@ class GatherMetadataJob:
     def run_job(self) -> Outcome:
         """Gather, decide, write; return the Outcome, or raise InvalidMetadata (after the report)."""
         settings = self.job_settings
+        paths.check_run(settings)  # nothing read or written yet: a run that would touch its inputs stops here
         target = open_target(settings, self._clients_for_use(), self.write_hook)
         if not target.prepare():
             return Outcome("skipped", ExitCode.OK, target=target.label)
         gathered = self._gather("run")
-        files = _core_bytes(gathered)
         invalid = gathered.findings.has_errors and settings.raise_if_invalid
         status: Status = "invalid" if invalid else "written"
         code = ExitCode.INVALID if invalid else ExitCode.OK
-        to_write = {} if invalid else files
+        files: Mapping[str, bytes] = {} if invalid else CoreFiles(gathered)
         originals = self._originals(gathered) if settings.keep_original_inputs and not invalid else {}
-        listed = checksums(to_write) | {
+        kept = {
             f"{ORIGINALS}/{name}": {"sha256": digest, "bytes": size}
             for name, (digest, size) in gathered.inputs_read.items()
             if name in originals
         }
-        data = _report("run", status, code, gathered, listed)
-        encoded = report.dumps(data)
-        with self.progress.step(f"writing {len(listed) + 1} files to {target.label}"):
+        built: dict[str, Any] = {}
+
+        def build_report() -> bytes:
+            """The report, once the core files are written (their checksums are known only then)."""
+            listed = {**(files.sums if isinstance(files, CoreFiles) else {}), **kept}
+            built["listed"], built["data"] = listed, _report("run", status, code, gathered, listed)
+            built["encoded"] = report.dumps(built["data"])
+            return bytes(built["encoded"])
+
+        with self.progress.step(f"writing {len(files) + len(kept) + 1} files to {target.label}"):
             written = target.write(
-                to_write, encoded, inputs=gathered.input_locations, originals=originals, invalid=invalid
+                files, build_report, inputs=gathered.input_locations, originals=originals, invalid=invalid
             )
+        encoded = built["encoded"] if "encoded" in built else build_report()  # not written there: still made
         _extra_report(settings, encoded)
-        every = {**listed, REPORT_NAME: checksums({REPORT_NAME: encoded})[REPORT_NAME]}
-        outcome = Outcome(status, code, gathered.findings, target.label, {n: every[n] for n in written}, data, gathered)
+        every = {**built["listed"], REPORT_NAME: checksums({REPORT_NAME: encoded})[REPORT_NAME]}
+        outcome = Outcome(
+            status, code, gathered.findings, target.label, {n: every[n] for n in written}, built["data"], gathered
+        )
         if invalid:
             where = f"{target.label}/{REPORT_NAME}" if REPORT_NAME in written else "not written there"
             raise InvalidMetadata(

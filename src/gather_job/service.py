@@ -3,12 +3,10 @@
 One pooled session; path parts percent-encoded (dots too, so '..' cannot climb); retries only for
 connection errors, timeouts, 429 and 5xx, with backoff, jitter and Retry-After. 400/404/406 are
 answers about the data; any other failure is a ServiceError (exit 4), never a silent "nothing found".
-Deadlines are real (requests' read timeout is per socket read: a header line a second never ends):
-each attempt runs in a thread until min(per-request timeout, what is left of the total), then its
-sockets (registered by the connection class below) are shut down. The report credits the configured
-service with every answer, so redirects leave neither its origin (scheme, host, port) nor loop.
-No aind-data-schema import here, so requests start while the models import.
-"""
+Deadlines are real (requests' read timeout is per socket read: a header line a second never ends): an
+attempt runs in a thread until min(per-request timeout, what is left of the total), then its sockets
+are shut down. Redirects leave neither the configured origin nor loop (the report credits it with
+every answer). No aind-data-schema import here, so requests start while the models import."""
 
 from __future__ import annotations
 
@@ -218,6 +216,7 @@ class MetadataService:
         self.session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
         self._sleep, self._rng, self._clock = sleep, rng, clock
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gather-service")
+        self._closed = threading.Event()  # a closed service's requests still running stop at their next retry
 
     def url(self, kind: str, key: str, query: Mapping[str, str] | None = None) -> str:
         """The endpoint's URL for `key`: a path part, or (with `query`) the endpoint with a query string."""
@@ -231,6 +230,7 @@ class MetadataService:
         return self._pool.submit(self.get, kind, key, query)
 
     def close(self) -> None:
+        self._closed.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._own_session:
             self.session.close()
@@ -258,6 +258,8 @@ class MetadataService:
                     ) from None
                 delay = max(self.policy.delay(attempt, self._rng), problem.retry_after or 0.0)
                 out = (problem.deadline and by_total) or self._clock() + delay >= deadline
+                if self._closed.is_set():  # the job ended (or failed) without this answer: retry no more
+                    raise ServiceFailed(f"The request for {shown} was stopped: the job no longer needs it.") from None
                 if attempt >= self.policy.retries or out:
                     ending = f"; gave up after {tried}, when {TOTAL_SETTING}={total:g} s ran out" if out else ""
                     raise ServiceFailed(

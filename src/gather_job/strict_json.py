@@ -1,20 +1,29 @@
 """Strict JSON, decoded one way for settings, job_types and metadata files alike.
 
 UTF-8 (a BOM is allowed), no duplicate keys, no NaN/Infinity and no number too large for a float,
-not nested deeper than Python can walk. Problems come back as data: settings turn the first one
-into a UsageError, metadata files turn each into a finding (a file with a duplicate key and a NaN
-gets both). A syntax error carries the offending line with a caret under the column.
+not nested deeper than Python can walk, and no lone surrogate: JSON lets `\\ud800` stand alone, Python
+decodes it into a str that no UTF-8 writer accepts, so it would pass validation and fail only as the
+outputs are written (a traceback, exit 1); it is an "encoding" problem located at the escape.
+Problems come back as data: settings turn the first one into a UsageError, metadata files turn each
+into a finding (a file with a duplicate key and a NaN gets both). A syntax error carries the
+offending line with a caret under the column.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 Kind = Literal["empty", "encoding", "syntax", "too_deep", "duplicate_key", "non_finite", "not_object"]
 _EXCERPT = 72  # characters of the offending line shown around the column
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)  # one escape; `\\\\` is consumed whole
+_SURROGATE_HINT = (
+    "Replace the escape with the character it was meant to be (one outside the Basic Multilingual Plane, "
+    "such as an emoji, is written as a pair: \\ud83d\\ude00), or remove it."
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,7 @@ class Problem:
     location: str | None = None
     values: tuple[str, ...] = ()
     excerpt: str | None = None
+    hint: str | None = None  # what to do, when the kind alone does not say it
 
 
 def excerpt(text: str, line: int, column: int) -> str:
@@ -84,6 +94,9 @@ def decode(raw: bytes | str, *, want_object: bool = True) -> tuple[Any, list[Pro
     except RecursionError:
         return None, [Problem("too_deep", "is nested too deeply")]
     problems: list[Problem] = []
+    surrogate = _lone_surrogate(text, value)
+    if surrogate is not None:
+        problems.append(surrogate)
     if duplicates:
         problems.append(Problem("duplicate_key", "repeats keys", values=tuple(duplicates)))
     if constants:
@@ -91,3 +104,69 @@ def decode(raw: bytes | str, *, want_object: bool = True) -> tuple[Any, list[Pro
     if not problems and want_object and not isinstance(value, dict):
         problems.append(Problem("not_object", type(value).__name__))
     return (None if problems else value), problems
+
+
+def _path_to_surrogate(value: Any, path: str = "") -> str | None:
+    """The JSON path ("data_streams[0].notes") of the first key or string holding a lone surrogate."""
+    if isinstance(value, str):
+        return path if any(0xD800 <= ord(c) <= 0xDFFF for c in value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{_visible(key)}" if path else _visible(key)
+            if any(0xD800 <= ord(c) <= 0xDFFF for c in key):
+                return where
+            if (found := _path_to_surrogate(item, where)) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _path_to_surrogate(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
+def _visible(text: str, replacement: str | None = None) -> str:
+    """`text` with each surrogate escaped (or replaced), so a message about it is valid UTF-8."""
+    return "".join(
+        (replacement or c.encode("unicode_escape").decode("ascii")) if 0xD800 <= ord(c) <= 0xDFFF else c for c in text
+    )
+
+
+def _lone_surrogate(text: str, value: Any) -> Problem | None:
+    """A lone surrogate in the decoded value, located at its escape (or, in text handed in as a str, at the
+    character itself: undecodable argv or environment bytes arrive as \\udc80-\\udcff)."""
+    path = _path_to_surrogate(value)
+    if path is None:
+        return None
+    offset, shown = _first_lone_escape(text)
+    if offset < 0:
+        offset = next(i for i, c in enumerate(text) if 0xD800 <= ord(c) <= 0xDFFF)
+        shown = text[offset].encode("unicode_escape").decode("ascii")
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    inside = f" (in {path})" if path else ""
+    return Problem(
+        "encoding",
+        f"holds {shown} at line {line} column {column}{inside}, a lone UTF-16 surrogate: it stands for no "
+        "character, so the text cannot be written as UTF-8 (replace the escape with the character meant, or remove it)",
+        path or f"line {line} column {column}",
+        values=(shown,),
+        excerpt=_visible(excerpt(text, line, column), "?"),  # "?" keeps the caret under its column
+        hint=_SURROGATE_HINT,
+    )
+
+
+def _first_lone_escape(text: str) -> tuple[int, str]:
+    """(offset, escape) of the first \\uD800-\\uDFFF escape that is not half of a high-low pair; (-1, "")."""
+    pending: tuple[int, int, str] | None = None  # a high surrogate's (start, end, escape), awaiting its low half
+    for match in _ESCAPE.finditer(text):
+        code = int(match.group(1), 16) if match.group(1) else -1
+        if pending is not None:
+            if 0xDC00 <= code <= 0xDFFF and match.start() == pending[1]:
+                pending = None
+                continue
+            return pending[0], pending[2]
+        if 0xD800 <= code <= 0xDBFF:
+            pending = (match.start(), match.end(), match.group(0))
+        elif 0xDC00 <= code <= 0xDFFF:
+            return match.start(), match.group(0)
+    return (pending[0], pending[2]) if pending is not None else (-1, "")

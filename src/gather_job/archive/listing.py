@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gather_job.errors import UsageError
+from gather_job.storage.s3uri import SCHEME
 
 CORE_PREFIXES = (
     "subject",
@@ -84,7 +85,11 @@ def done_assets(path: str) -> set[str]:
 
 
 def children(parent: str, clients: Any) -> list[str]:
-    """The assets directly under a folder or prefix: the children holding core metadata files."""
+    """The folders or prefixes directly under `parent`: the candidate assets (see `holding_metadata`).
+
+    On S3 this is one delimited listing of the parent (a page per 1,000 children), never a listing
+    of the data objects below them: an archive's assets hold millions of those.
+    """
     from gather_job.storage import s3uri
 
     uri = s3uri.location(parent, "--each")
@@ -92,19 +97,47 @@ def children(parent: str, clients: Any) -> list[str]:
         root = Path(parent)
         if not root.is_dir():
             raise UsageError(f"--each {parent}: not a folder.", hint="Give the folder that holds the assets.")
-        return [
-            str(child)
-            for child in sorted(root.iterdir())
-            if child.is_dir() and any(is_core_name(entry.name) for entry in child.iterdir())
-        ]
+        return [str(child) for child in sorted(root.iterdir()) if child.is_dir()]
     from gather_job import aws
 
-    found: set[str] = set()
+    found: list[str] = []
     client = clients.s3()
     with aws.translated("listing", f"--each {uri}", permission=f"s3:ListBucket on {uri.bucket}"):
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=uri.bucket, Prefix=uri.prefix):
-            for item in page.get("Contents", []):
-                child, _, name = str(item["Key"])[len(uri.prefix) :].partition("/")
-                if child and is_core_name(name):
-                    found.add(f"{uri.url(child)}/")
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=uri.bucket, Prefix=uri.prefix, Delimiter="/")
+        for page in pages:
+            found += [f"{SCHEME}{uri.bucket}/{common['Prefix']}" for common in page.get("CommonPrefixes", [])]
     return sorted(found)
+
+
+def holding_metadata(candidates: list[str], clients: Any, threads: int = 16) -> list[str]:
+    """The candidates that hold core metadata files (the assets), in order: one small listing each.
+
+    Run after sharding and --resume, so each array task lists only its own share; on S3 the
+    listings overlap (threads), as each is a round trip of a few tens of milliseconds.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gather_job.storage import s3uri
+
+    def holds(candidate: str) -> bool:
+        uri = s3uri.location(candidate, "--each")
+        if uri is None:
+            try:
+                return any(is_core_name(entry.name) for entry in Path(candidate).iterdir())
+            except OSError:
+                return True  # unreadable: checked, so the problem is reported for that asset
+        from gather_job import aws
+
+        client = clients.s3()
+        with aws.translated("listing", candidate, permission=f"s3:ListBucket on {uri.bucket}"):
+            pages = client.get_paginator("list_objects_v2").paginate(
+                Bucket=uri.bucket, Prefix=uri.prefix, Delimiter="/"
+            )
+            return any(
+                is_core_name(str(item["Key"])[len(uri.prefix) :]) for page in pages for item in page.get("Contents", [])
+            )
+
+    if not candidates:
+        return []
+    with ThreadPoolExecutor(max_workers=min(threads, len(candidates))) as pool:
+        return [candidate for candidate, keep in zip(candidates, pool.map(holds, candidates), strict=True) if keep]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -188,3 +188,56 @@ def verdict(outcome: BulkOutcome) -> str:
         f"{tally.by_code.get(3, 0)} with errors, {not_read} not read (exit {tally.exit_code}); "
         f"results: {outcome.results}."
     )
+
+
+def combine(texts: Iterable[str]) -> Tally:
+    """One tally from JSON Lines results: every `asset` record, an asset seen twice counted once (the last)."""
+    import json
+
+    last: dict[str, tuple[int, dict[str, int]]] = {}
+    for text in texts:
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # the last line of a killed run may be cut; --resume runs that asset again
+            if isinstance(record, dict) and record.get("type") == "asset" and isinstance(record.get("asset"), str):
+                given = record.get("counts")
+                try:
+                    counts = {str(k): int(v) for k, v in given.items()} if isinstance(given, dict) else {}
+                    last[record["asset"]] = (int(record.get("exit_code", 1)), counts)
+                except (TypeError, ValueError):
+                    continue  # not a record this tool wrote
+    tally = Tally()
+    for asset, (code, counts) in last.items():
+        tally.add(asset, code, counts)
+    return tally
+
+
+def read_results(sources: Iterable[str], clients: Any) -> Iterator[str]:
+    """The text of each results file: local paths, s3:// keys, and every .jsonl under an s3:// prefix."""
+    from gather_job import aws
+    from gather_job.storage import s3uri
+
+    for source in sources:
+        uri = s3uri.location(source, "RESULTS")
+        if uri is None:
+            try:
+                yield Path(source).read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                raise UsageError(f"Results file {source} cannot be read: {exc.strerror or exc}.") from exc
+            continue
+        client = clients.s3()
+        keys = [uri.prefix.rstrip("/")]
+        if source.endswith("/"):
+            with aws.translated("listing", source, permission=f"s3:ListBucket on {uri.bucket}"):
+                pages = client.get_paginator("list_objects_v2").paginate(Bucket=uri.bucket, Prefix=uri.prefix)
+                keys = sorted(
+                    str(i["Key"]) for p in pages for i in p.get("Contents", []) if i["Key"].endswith(".jsonl")
+                )
+            if not keys:
+                raise UsageError(f"No .jsonl results under {source}.", hint="Give the prefix the shards wrote to.")
+        for key in keys:
+            with aws.translated("reading", f"{s3uri.SCHEME}{uri.bucket}/{key}", permission="s3:GetObject"):
+                body = client.get_object(Bucket=uri.bucket, Key=key)["Body"].read()
+            yield body.decode("utf-8", errors="replace")

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from gather_job.findings import Findings, Severity
-from gather_job.pipeline.documents import Part
+from gather_job.pipeline.documents import Part, device_names
 from gather_job.suggest import closest
 
 
@@ -20,7 +20,7 @@ def _owners(parts: Sequence[Part]) -> dict[str, str]:
     """Device name -> the instrument part that defines it (the first one, as the merge keeps)."""
     owners: dict[str, str] = {}
     for label, model in parts:
-        for name in model.get_component_names():
+        for name in device_names(model):
             owners.setdefault(name, label)
     return owners
 
@@ -67,8 +67,8 @@ def check_devices(
         _instrument_id_mismatch(
             acquisition, instrument, acq_label, inst_label, acquisition_parts, instrument_parts, findings
         )
-    owners = _owners(instrument_parts)
-    in_instrument = {name: owners.get(name, inst_label) for name in instrument.get_component_names()}
+    # a merged instrument's devices are its parts' devices (fold.py), so they are not walked again
+    in_instrument = {**_owners(instrument_parts), instrument.instrument_id: inst_label}
     procedures_label = labels.get("procedures", "procedures.json")
     implanted = dict.fromkeys(procedures.get_device_names(), procedures_label) if procedures is not None else {}
     anywhere = {**implanted, **in_instrument}

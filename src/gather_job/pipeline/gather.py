@@ -8,7 +8,7 @@ is written here: the job (`job.py`) decides and writes.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -99,35 +99,41 @@ def gather(
         return _timed(timings, name, shown, text)
 
     try:
-        with stage("resolve", f"listing {run.folder.label}"):
-            run.plan()
-            run.start_requests()
-        with stage("import_models", "loading aind-data-schema's models"):
-            schema.import_all()
-        mapped = bool(run.result.plan.mapped)
-        with stage("read_and_validate", f"reading and validating {len(run.result.plan.inputs())} files"):
-            run.read_files()
-            if not mapped:  # a rig mapper's part joins the acquisition once procedures are known
-                run.merge_parts("acquisition")
-            run.merge_parts("quality_control")
-            subject_id, start = run.subject_and_start()
-        waiting = ", ".join(run.lookups.pending) or "nothing"
-        with stage("service_wait", f"waiting for the metadata service ({waiting})"):
-            run.subject_documents(subject_id)
-            run.instrument_record()
-        if mapped:
-            with stage("mappers", "running the rig mappers"):
-                run.run_mappers(subject_id)
-                run.merge_parts("acquisition")
-                subject_id, start = run.subject_and_start()
-        with stage("merge_and_build", "merging the instrument and building data_description.json"):
-            run.merge_parts("instrument")
-            run.description(subject_id, start)
-            run.enrich(subject_id)
-        with stage("cross_checks", "checking the files against each other"):
-            cross_checks.cross_check(run.result)
-            modality_folders.check_asset(modality_folders.present(run.folder), run.result)
+        with schema.few_full_collections():
+            _stages(run, stage)
     finally:
         if own_service and service is not None:
             service.close()
     return run.result
+
+
+def _stages(run: Gathering, stage: Callable[[str, str], Any]) -> None:
+    """The stages in order; each is timed (the report's `timings_s`) and shown as progress."""
+    with stage("resolve", f"listing {run.folder.label}"):
+        run.plan()
+        run.start_requests()
+    with stage("import_models", "loading aind-data-schema's models"):
+        schema.import_all()
+    mapped = bool(run.result.plan.mapped)
+    with stage("read_and_validate", f"reading and validating {len(run.result.plan.inputs())} files"):
+        run.read_files()
+        if not mapped:  # a rig mapper's part joins the acquisition once procedures are known
+            run.merge_parts("acquisition")
+        run.merge_parts("quality_control")
+        subject_id, start = run.subject_and_start()
+    waiting = ", ".join(run.lookups.pending) or "nothing"
+    with stage("service_wait", f"waiting for the metadata service ({waiting})"):
+        run.subject_documents(subject_id)
+        run.instrument_record()
+    if mapped:
+        with stage("mappers", "running the rig mappers"):
+            run.run_mappers(subject_id)
+            run.merge_parts("acquisition")
+            subject_id, start = run.subject_and_start()
+    with stage("merge_and_build", "merging the instrument and building data_description.json"):
+        run.merge_parts("instrument")
+        run.description(subject_id, start)
+        run.enrich(subject_id)
+    with stage("cross_checks", "checking the files against each other"):
+        cross_checks.cross_check(run.result)
+        modality_folders.check_asset(modality_folders.present(run.folder), run.result)

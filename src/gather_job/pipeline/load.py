@@ -53,7 +53,7 @@ def _report(label: str, problem: strict_json.Problem, findings: Findings) -> Non
             f"{label} {problem.text}.",
             files=files,
             location=problem.location,
-            hint="Save the file as UTF-8.",
+            hint=problem.hint or "Save the file as UTF-8.",
         )
     elif kind == "syntax":
         findings.error(

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from gather_job.findings import Findings, Severity
 from gather_job.pipeline import fold
-from gather_job.pipeline.documents import Document, Part
+from gather_job.pipeline.documents import Document, Part, device_names
 from gather_job.pipeline.library_notices import capture, logged
 
 
@@ -141,7 +141,7 @@ def _shared_nested_names(parts: Sequence[Part], findings: Findings) -> None:
             top[device.name] = top.get(device.name, 0) + 1
     seen: dict[str, list[str]] = {}
     for label, model in parts:
-        for name in set(model.get_component_names()) - {model.instrument_id}:
+        for name in set(device_names(model)) - {model.instrument_id}:
             seen.setdefault(name, []).append(label)
     # names top-level in two parts are _shared_devices' (an error, or the allowed Harp clock)
     shared = sorted(name for name, labels in seen.items() if len(labels) > 1 and top.get(name, 0) < 2)

@@ -14,9 +14,9 @@ from gather_job.schema import CORE_FILES, MERGEABLE, file_name
 # aind-data-schema 1.x names that 2.x renamed: a common reason for "no acquisition found".
 LEGACY_NAMES = {"session.json": "acquisition.json", "rig.json": "instrument.json"}
 UPGRADE_HINT = (
-    "Convert the 1.x files to 2.x with aind-metadata-upgrader (pip install aind-metadata-upgrader; it runs "
-    "offline: `Upgrade({'name': ..., 'location': '', 'rig': ..., 'session': ..., ...}).metadata`, then write "
-    "each core file), or export the metadata again with the rig's 2.x tools."
+    "Upgrade the 1.x files to 2.x, offline, with aind-metadata-upgrader: `gather-job upgrade DIR --output-dir "
+    "DIR-v2` (needs `pip install 'gather-job[upgrade]'`) writes the 2.x files into DIR-v2 and lists what the "
+    "upgrader guessed; then `gather-job check DIR-v2`. Or export the metadata again with the rig's 2.x tools."
 )
 OUTPUT_ONLY = {"gather_report.json", "metadata.nd.json"}
 # Rig mappers the reference registers: `<name>.json` becomes the acquisition part `acquisition_<name>.json`.

@@ -34,6 +34,7 @@ from gather_job import strict_json
 from gather_job.errors import UsageError
 from gather_job.findings import Finding
 from gather_job.settings.model import JobSettings, known_keys
+from gather_job.settings.values import escaped
 from gather_job.suggest import did_you_mean
 
 ENV_PREFIX = "GATHER_"
@@ -108,15 +109,28 @@ class _LayeredSettings(BaseSettings, JobSettings):
 
 
 def read_file(path: Path, what: str, hint: str) -> bytes:
-    """A local file's bytes (a settings or job_type file), or a UsageError naming it."""
+    """A local file's bytes (a settings or job_type file), or a UsageError naming it.
+
+    A path with a NUL, or a lone surrogate that is no file-system byte (argv decoded with
+    surrogateescape gives \\udc80-\\udcff, which do encode; \\ud800 does not), makes `open` raise
+    ValueError rather than OSError: a path no file can have, so exit 2 naming it, escaped.
+    """
     try:
         return path.read_bytes()
+    except ValueError as exc:  # UnicodeEncodeError is one
+        what_is_wrong = "a NUL character" if "\x00" in str(path) else "characters no file name can hold"
+        raise UsageError(
+            f"The {what} path '{escaped(str(path))}' holds {what_is_wrong}, so no file has it.",
+            hint=" ".join(
+                filter(None, [hint, "The path may hold invisible characters pasted with it; type it again."])
+            ),
+        ) from exc
     except FileNotFoundError as exc:
-        raise UsageError(f"The {what} '{path}' does not exist.", hint=hint) from exc
+        raise UsageError(f"The {what} '{escaped(str(path))}' does not exist.", hint=hint) from exc
     except IsADirectoryError as exc:
-        raise UsageError(f"The {what} '{path}' is a folder, not a file.", hint=hint) from exc
+        raise UsageError(f"The {what} '{escaped(str(path))}' is a folder, not a file.", hint=hint) from exc
     except OSError as exc:
-        raise UsageError(f"The {what} '{path}' cannot be read: {exc.strerror or exc}.") from exc
+        raise UsageError(f"The {what} '{escaped(str(path))}' cannot be read: {exc.strerror or exc}.") from exc
 
 
 def parse_json_object(text: str | bytes, source: str) -> dict[str, Any]:
@@ -134,6 +148,8 @@ def parse_json_object(text: str | bytes, source: str) -> dict[str, Any]:
             f"{source} {problem.text}.",
             hint="Check quotes, commas and braces there (a shell may have eaten the quotes of --job-settings).",
         )
+    if problem.kind == "encoding":
+        raise UsageError(f"{source} {problem.text}.", hint=problem.hint or "Save it as UTF-8 text.")
     if problem.kind == "too_deep":
         raise UsageError(f"{source} is nested too deeply to be settings.")
     if problem.kind == "not_object":

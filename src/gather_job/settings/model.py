@@ -23,6 +23,7 @@ from gather_job.settings.values import (
     escaped,
     institution_abbreviation,
     modality_abbreviation,
+    path_problem,
     shown_url,
     url_problem,
 )
@@ -31,6 +32,18 @@ from gather_job.suggest import did_you_mean
 DEFAULT_SERVICE_URL = "http://aind-metadata-service"
 _SECONDS = ("service_timeout_s", "service_procedures_timeout_s", "service_backoff_s", "service_total_timeout_s")
 MAX_SECONDS = 24 * 3600.0  # above this, a time setting is a typo (ms for s, an extra digit)
+_PATHS = ("metadata_dir", "output_dir", "report", "job_type_source")  # `_usable_path` names their problems
+
+
+def _surrogate(value: Any) -> str | None:
+    """The first string (a key or a value, at any depth) holding a lone surrogate, else None."""
+    if isinstance(value, str):
+        return value if any(0xD800 <= ord(c) <= 0xDFFF for c in value) else None
+    if isinstance(value, dict):
+        return next((f for item in value.items() for part in item if (f := _surrogate(part)) is not None), None)
+    if isinstance(value, (list, tuple)):
+        return next((f for part in value if (f := _surrogate(part)) is not None), None)
+    return None
 
 
 class _Section(BaseModel):
@@ -262,13 +275,28 @@ class JobSettings(_Section):
         refused.problem = problem
         return refused
 
-    @field_validator("metadata_dir", "output_dir", "report", "job_type_source")
+    @field_validator(*_PATHS)
     @classmethod
     def _usable_path(cls, value: str | None) -> str | None:
-        """NUL or undecodable bytes in a path: os calls would fail with a traceback, reports with invalid UTF-8."""
+        """NUL or undecodable bytes in a path: os calls would fail with a traceback, reports with invalid UTF-8.
+        Then the slips `values.path_problem` names (empty, spaces at the ends, control characters, `~`)."""
         if value is not None and ("\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value)):
             what = "a NUL character" if "\x00" in value else "bytes that are not UTF-8 text"
             raise ValueError(f"holds {what} ({escaped(value)}); rename it, or give a path without them")
+        if value is not None and (problem := path_problem(value)):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _utf8_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """A lone surrogate (undecodable bytes from argv or the environment, or a JSON escape such as
+        \\ud800) in any setting: it would pass validation and then fail as the report is encoded (exit 1)."""
+        if info.field_name not in _PATHS and (found := _surrogate(value)) is not None:
+            raise ValueError(
+                f"holds {escaped(found)}, which is not UTF-8 text (undecodable bytes, or a lone "
+                "\\uD800-\\uDFFF escape); give the text itself"
+            )
         return value
 
     @field_validator(*_SECONDS, mode="before")

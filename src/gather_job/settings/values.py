@@ -92,3 +92,31 @@ def url_problem(value: str, *, aws: bool = False) -> str | None:
     if aws and "@" in parts.netloc:  # boto3 signs with its own credentials, never these
         return "has a user:password@, which AWS clients never use; give credentials as AWS_* variables or a profile"
     return None
+
+
+def path_problem(value: str) -> str | None:
+    """Why `value` cannot be a local path or S3 URI as typed ("is empty", "starts with '~' ..."); None if it can.
+
+    Each of these is a slip, never a name someone meant: an empty value (a template variable that expanded
+    to nothing) would silently fall back to another folder; a space at either end or a control character
+    comes from copying; and `~` is expanded only by a shell, so in JSON or the environment it would make a
+    folder literally named `~` in the working directory. Expanding it here instead would depend on the
+    HOME of whatever user the container runs as; asking for the full path is predictable.
+    """
+    if not value.strip():
+        return "is empty: leave the setting out (or null) to use its default, or give a path"
+    if value != value.strip():
+        end = "begins" if value[0].isspace() else "ends"
+        return (
+            f"{end} with a space or a line break ({escaped(value)}); remove it (rename the folder if its name has one)"
+        )
+    odd = next((c for c in value if not c.isprintable() and c != " "), None)
+    if odd is not None:
+        return f"holds the control character {escaped(odd)}; give a path without it"
+    if value.startswith("~"):
+        return (
+            "starts with '~', which only a shell expands: here it would be a folder literally named "
+            f"'{value.split('/')[0]}' in the folder the job runs in; write the full path (e.g. /home/me/out) "
+            "or one relative to where the job runs"
+        )
+    return None

@@ -13,12 +13,9 @@ complete earlier result alone (docs/design.md §9).
 
 from __future__ import annotations
 
-import fcntl
 import functools
-import os
 import stat
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -83,15 +80,16 @@ class Target(Protocol):
     def write(
         self,
         files: Mapping[str, bytes],
-        report: bytes,
+        report: bytes | Callable[[], bytes],
         *,
         inputs: frozenset[str],
         originals: Originals,
         invalid: bool,
     ) -> list[str]:
         """Write the files and the kept originals, the report last; never rewrite an input (`Folder.location`
-        strings). An `invalid` run (report only) leaves a complete earlier result alone. Returns the
-        names written (the report's absence from them means it was not written there)."""
+        strings). `files` may serialize each file as it is taken, and `report` may be built when it is
+        written (it lists what was). An `invalid` run (report only) leaves a complete earlier result
+        alone. Returns the names written (the report's absence means it was not written there)."""
         ...
 
 
@@ -112,7 +110,7 @@ class LocalTarget:
     def write(
         self,
         files: Mapping[str, bytes],
-        report: bytes,
+        report: bytes | Callable[[], bytes],
         *,
         inputs: frozenset[str],
         originals: Originals,
@@ -122,7 +120,7 @@ class LocalTarget:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             _check_folder(self.path)
-            with _locked(self.path):
+            with atomic.locked(self.path):
                 holds = holds_asset(self.path)
                 if not proceed(holds, self.policy, str(self.path)) or (invalid and holds):
                     return []  # another run completed meanwhile (skip), or an invalid run over a good result
@@ -143,31 +141,20 @@ def _check_folder(path: Path) -> None:
         raise UsageError(f"output_dir '{path}' is not a folder.", hint="Point output_dir at a folder (or a new path).")
 
 
-@contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """An exclusive lock on the folder itself (no lock file is left in it); concurrent runs take turns."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def _remove_leftovers(folder: Path) -> None:
-    """Temporary files of killed runs: every writer holds the lock while its own exist, so any found now is dead."""
-    for leftover in folder.glob(f".*{atomic.TEMP_MARK}*"):
-        leftover.unlink(missing_ok=True)
-
-
 def _write_into(
-    target: Path, files: Mapping[str, bytes], report: bytes, inputs: set[Path], originals: Originals, pause: Hook
+    target: Path,
+    files: Mapping[str, bytes],
+    report: bytes | Callable[[], bytes],
+    inputs: set[Path],
+    originals: Originals,
+    pause: Hook,
 ) -> list[str]:
     written: list[str] = []
     kept = target / ORIGINALS
-    _remove_leftovers(target)
+    # temporaries of killed runs: each writer holds the lock while its own exist, so any seen now is dead
+    atomic.remove_dead_temporaries(target)
     if kept.is_dir():
-        _remove_leftovers(kept)
+        atomic.remove_dead_temporaries(kept)
     stale = target / REPORT_NAME
     if stale.exists():
         pause("unlink-report")
@@ -191,7 +178,8 @@ def _write_into(
         old = target / name
         if old.is_file() and old.resolve() not in inputs:
             old.unlink()  # an earlier run's core file this run does not write
-    atomic.replace(target / REPORT_NAME, report, before_rename=functools.partial(pause, f"replace:{REPORT_NAME}"))
+    final_report = report() if callable(report) else report  # built now: it lists what was written
+    atomic.replace(target / REPORT_NAME, final_report, before_rename=functools.partial(pause, f"replace:{REPORT_NAME}"))
     written.append(REPORT_NAME)
     atomic.fsync_dir(target)
     return written

@@ -1,0 +1,126 @@
+"""The text `gather-job upgrade` prints: which file became which, what the upgrader guessed, what still fails.
+
+Printed on stdout, like `check`'s summary; the one-paragraph error for exit 3 or 4 follows on stderr.
+The order is the order of the work a person has left: files that do not validate, then the guesses to
+confirm, then what was left out, then the next command.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gather_job import upgrade_changes, upgrader
+from gather_job.schema import schema_version
+
+if TYPE_CHECKING:
+    from gather_job.upgrade import Inputs, Output
+
+_SAID = 40  # lines of the upgrader's own output shown
+_WAYS = {
+    "record": "the whole record at once",
+    "files": "each file on its own in one record, without the upgrader's whole-record step",
+    "one by one": "each file alone: the whole record could not be upgraded",
+}
+_MADE_UP = {
+    "procedures": "an empty Procedures, because subject.json came without procedures.json; at upload the job "
+    "takes procedures from the metadata service",
+}
+
+
+def _headline(out: Path, inputs: Inputs, result: upgrader.Result, outputs: list[Output]) -> str:
+    upgraded = [o for o in outputs if o.source]
+    invalid = [o for o in upgraded if o.errors]
+    text = f"gather-job upgrade: {len(upgraded)} of {len(inputs.legacy)} aind-data-schema 1.x files upgraded to 2.x"
+    if result.failed:
+        text += f", {len(result.failed)} could not be"
+    if invalid:
+        return text + f"; {len(invalid)} written but not valid yet: fix them in {out}."
+    return text + ("; every file written validates." if upgraded else ".")
+
+
+def _files(out: Path, result: upgrader.Result, outputs: list[Output]) -> list[str]:
+    lines = [
+        "",
+        f"wrote {out} (aind-metadata-upgrader {result.version}, aind-data-schema {schema_version()}; "
+        f"{_WAYS[result.way]}):",
+    ]
+    width = max([len(o.name) for o in outputs] + [20]) + 2
+    for output in outputs:
+        if not output.source:
+            lines.append(f"  {output.name:<{width}} copied as it is (not 1.x)")
+            continue
+        count = len(output.errors)
+        state = "valid" if not count else f"NOT VALID ({count} error{'s' if count > 1 else ''})"
+        lines.append(f"  {output.name:<{width}} from {output.source:<{width}} {output.versions:<18} {state}")
+        for error in output.errors[:8]:
+            where = f"{error['location']}: " if error.get("location") else ""
+            lines.append(f"      {where}{error['message']}")
+            if error.get("hint"):
+                lines.append(f"        fix: {error['hint']}")
+        if len(output.errors) > 8:
+            lines.append(f"      ... and {len(output.errors) - 8} more (gather-job check shows them all)")
+    return lines
+
+
+def _left_out(inputs: Inputs, result: upgrader.Result) -> list[str]:
+    lines = []
+    for kind, failure in result.failed.items():
+        why = "needs the network, which it could not reach: " if failure.network else ""
+        lines.append(f"  {inputs.legacy[kind][0]}: not upgraded: {why}{failure.message}")
+    lines += [f"  {name}: not upgraded, not copied: {why}" for name, why in sorted(inputs.left_out.items())]
+    lines += [
+        f"  {kind}.json: made by the upgrader, not written: {_MADE_UP.get(kind, 'no 1.x file gave it')}"
+        for kind in result.made_up
+    ]
+    return ["", "left out:", *lines] if lines else []
+
+
+def _guesses(inputs: Inputs, result: upgrader.Result, outputs: list[Output]) -> list[str]:
+    by_target = {upgrader.target(kind): name_doc for kind, name_doc in inputs.legacy.items()}
+    lines = []
+    for output in outputs:
+        kind = output.name.removesuffix(".json")
+        if not output.source or kind not in result.files:
+            continue
+        source, document = by_target[kind]
+        found = upgrade_changes.review({source: document}, result.files[kind], result.before_repairs.get(kind))
+        if found:
+            lines.append(f"  {output.name}")
+            lines += [f"    {line}" for line in found]
+    if not lines:
+        return []
+    return ["", "check what the upgrader filled in or assumed (edit the file where it guessed wrong):", *lines]
+
+
+def _said(result: upgrader.Result) -> list[str]:
+    lines = []
+    if result.record_problem:
+        lines += [
+            "",
+            "the upgrader's whole-record step did not run, so its repairs (placeholder devices, time zones) were "
+            f"not made: {result.record_problem}",
+        ]
+    if result.said:
+        lines += ["", "the upgrader said:", *[f"  {line}" for line in result.said[:_SAID]]]
+        if len(result.said) > _SAID:
+            lines.append(f"  ... and {len(result.said) - _SAID} more lines")
+    if result.library_warnings:
+        lines += [
+            "",
+            f"aind-data-schema warned {result.library_warnings} times while upgrading; `gather-job check` reports "
+            "what remains in the files.",
+        ]
+    return lines
+
+
+def render(out: Path, inputs: Inputs, result: upgrader.Result, outputs: list[Output]) -> str:
+    """The whole report, ending with the command to run next."""
+    lines = [_headline(out, inputs, result, outputs)]
+    lines += _files(out, result, outputs)
+    lines += _guesses(inputs, result, outputs)
+    lines += _left_out(inputs, result)
+    lines += _said(result)
+    lines += ["", f"next: gather-job check {shlex.quote(str(out))} --offline"]
+    return "\n".join(lines) + "\n"
