@@ -59,7 +59,16 @@ def _patch(owner: Any, name: str, key: str | Callable[..., str]) -> None:
 def instrument_job() -> None:
     """Wrap the job's stages and the library's entry points (after the models are imported)."""
     from gather_job import job, render, report
-    from gather_job.pipeline import cross_checks, data_description, devices, fold, load, merge
+    from gather_job.pipeline import (
+        cross_checks,
+        data_description,
+        devices,
+        documents,
+        fold,
+        load,
+        merge,
+        time_constraints,
+    )
     from gather_job.storage import target
 
     _patch(load, "decode_json", lambda label, raw, findings: f"job: decode_json {label}")
@@ -73,7 +82,9 @@ def instrument_job() -> None:
     _patch(data_description, "build", "job: data_description.build")
     _patch(job, "serialize", lambda doc: f"job: job.serialize {doc.kind}")
     _patch(job, "checksums", "job: job.checksums")
-    _patch(target, "write_local", "job: target.write_local")
+    _patch(target.LocalTarget, "write", "job: target.LocalTarget.write")
+    _patch(time_constraints, "check", "job: time_constraints.check")
+    _patch(documents, "device_names", "job: documents.device_names")
     _patch(report, "build_report", "job: report.build_report")
     _patch(report, "dumps", "job: report.dumps")
     _patch(job, "_report", "job: job._report (settings dump, sources, findings)")
