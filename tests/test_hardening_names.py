@@ -311,3 +311,30 @@ def test_a_lone_surrogate_in_settings_is_a_usage_error(tmp_path: Path, where: st
     ok = done.returncode == 2 and "subject_id" in err and "Traceback" not in err and not (tmp_path / "out").exists()
     record(f"a lone surrogate in the settings ({where})", ok)
     assert ok, err
+
+
+@pytest.mark.parametrize(
+    ("raw", "lone"),
+    [
+        (b'{"a": "\\ud800"}', True),
+        (b'{"a": "\\uDFFF"}', True),  # upper-case hex is the same escape
+        (b'{"\\udc00": 1}', True),  # in a key
+        (b'{"a": ["x", {"b": "\\ud83d"}]}', True),  # a high half without its low half, deep inside
+        (b'{"a": "\\ude00\\ud83d"}', True),  # halves in the wrong order
+        (b'{"a": "\\ud83d\\ude00"}', False),  # a pair: one character
+        (b'{"a": "\\\\ud800"}', False),  # an escaped backslash, then text
+        (b'{"a": "\\u00e9 \\uD7FF \\uE000"}', False),  # escapes just outside the surrogate range
+        ('{"a": "x\udc80"}', True),  # a str handed in (argv, environment) may hold the character itself
+    ],
+)
+def test_lone_surrogates_are_found_without_walking_clean_files(raw: bytes | str, lone: bool) -> None:
+    """The decoded tree is walked only when the text holds a surrogate escape (or, given as a str, a
+    surrogate character): clean files pay a search in C, not a walk in Python."""
+    from gather_job import strict_json
+
+    value, problems = strict_json.decode(raw)
+    assert [p.kind for p in problems] == (["encoding"] if lone else [])
+    assert (value is None) == lone
+    clean = '{"a": "caf\u00e9", "b": ["\\\\n", 1.5, {"c": null}]}'  # no \\u escape at all: no walk
+    assert not strict_json._may_hold_surrogate(clean, str_given=False)
+    assert not strict_json._may_hold_surrogate(clean, str_given=True)

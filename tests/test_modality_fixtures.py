@@ -1,4 +1,4 @@
-"""The example assets of tests/fixtures/modalities.py pass `gather-job check --offline`, with and without
+"""The example assets of tests/fixtures/modalities/ pass `gather-job check --offline`, with and without
 their subject and procedures."""
 
 from __future__ import annotations

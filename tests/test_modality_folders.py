@@ -1,6 +1,6 @@
 """The data against the metadata: each described modality has its folder, each modality folder is described.
 
-Assets are the example assets of seven modalities (tests/fixtures/modalities.py), given the data
+Assets are the example assets of seven modalities (tests/fixtures/modalities/), given the data
 folders aind-data-transfer makes (named by `Modality.abbreviation`), locally, on S3 and in bulk.
 """
 

@@ -39,9 +39,9 @@ def _dispatch(
     args: argparse.Namespace, environ: Mapping[str, str], err: IO[str], write_hook: Hook | None
 ) -> Outcome | None:
     if args.command == "upgrade":  # its own module: needs neither settings nor the job
-        from gather_job import upgrade
+        from gather_job.upgrade import command
 
-        upgrade.command(args, environ, err, sys.stdout)
+        command.command(args, environ, err, sys.stdout)
         return None
     from gather_job import commands
 

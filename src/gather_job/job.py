@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from gather_job import __version__, policy, report, schema
+from gather_job import __version__, policy, report, schema, streamed_json
 from gather_job.errors import ExitCode, InvalidMetadata, ServiceError
 from gather_job.findings import Finding, Findings
 from gather_job.pipeline.documents import Document, Gathered
@@ -82,8 +82,9 @@ class CoreFiles(Mapping[str, bytes]):
     """The core files to write, serialized only when the target writes each one, and not kept.
 
     At 300x the core files are 40 MB of JSON beside 170 MB of models; serializing them all before
-    the first write made them the run's peak. The target takes them one at a time, each file's
-    checksum is kept for the report (written last), and only one file's bytes are alive at once.
+    the first write made them the run's peak. The target takes them one at a time (a local one in
+    pieces, `pieces`), each file's checksum is kept for the report (written last), and at most one
+    file's bytes are alive at once.
     """
 
     def __init__(self, gathered: Gathered) -> None:
@@ -100,6 +101,20 @@ class CoreFiles(Mapping[str, bytes]):
             raise KeyError(name)
         self.sums[name] = checksums({name: data})[name]
         return data
+
+    def pieces(self, name: str) -> Iterator[bytes]:
+        """The same bytes in pieces (`streamed_json`), for a target that writes them as they come: a
+        300x acquisition is then never one 26 MB buffer. The checksum is kept once the last piece is out."""
+        doc = self._docs[name]
+        if doc.model is None:
+            yield self[name]
+            return
+        digest, size = hashlib.sha256(), 0
+        for piece in streamed_json.chunks(doc.model):
+            digest.update(piece)
+            size += len(piece)
+            yield piece
+        self.sums[name] = {"sha256": digest.hexdigest(), "bytes": size}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._docs)

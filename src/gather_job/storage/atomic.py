@@ -17,7 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,10 +70,14 @@ def remove_dead_temporaries(folder: Path) -> list[str]:
     return removed
 
 
-def write_synced(path: Path, data: bytes) -> None:
-    """Create `path` (it must not exist) with `data`, flushed to disk."""
+def write_synced(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Create `path` (it must not exist) with `data` (bytes, or pieces written as they come), flushed to disk."""
     with path.open("xb") as handle:
-        handle.write(data)
+        if isinstance(data, bytes):
+            handle.write(data)
+        else:
+            for piece in data:
+                handle.write(piece)
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -86,7 +90,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def replace(path: Path, data: bytes, *, before_rename: Callable[[], None] | None = None) -> None:
+def replace(path: Path, data: bytes | Iterable[bytes], *, before_rename: Callable[[], None] | None = None) -> None:
     """Atomically make `path` hold `data`; `before_rename` runs between the write and the rename."""
     temporary = path.with_name(temporary_name(path.name))
     try:

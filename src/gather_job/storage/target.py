@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import functools
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from gather_job.errors import OutputRefused, UsageError
 from gather_job.schema import CORE_FILES, file_name
@@ -33,6 +33,13 @@ OUR_FILES = frozenset({file_name(kind) for kind in CORE_FILES} | {REPORT_NAME})
 ORIGINALS = "original_metadata/uploaded_json"  # where the input files are kept, as the reference keeps them
 Hook = Callable[[str], None]
 Originals = Mapping[str, Callable[[], bytes]]  # name -> the input's bytes, read when written
+
+
+@runtime_checkable
+class Streamed(Protocol):
+    """Files that can also be had in pieces (the core files: a large one is never one buffer)."""
+
+    def pieces(self, name: str) -> Iterable[bytes]: ...
 
 
 def open_target(settings: JobSettings, clients: Clients, hook: Hook | None = None) -> Target:
@@ -159,10 +166,11 @@ def _write_into(
     if stale.exists():
         pause("unlink-report")
         stale.unlink()  # until the new report lands, the folder is visibly incomplete
-    for name, data in files.items():
+    for name in files:
         final = target / name
         if final.resolve() in inputs:
             continue  # an input file of this very folder: never rewritten
+        data = files.pieces(name) if isinstance(files, Streamed) else files[name]
         atomic.replace(final, data, before_rename=functools.partial(pause, f"replace:{name}"))
         written.append(name)
     if originals:

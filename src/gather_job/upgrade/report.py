@@ -11,11 +11,11 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gather_job import upgrade_changes, upgrader
 from gather_job.schema import schema_version
+from gather_job.upgrade import changes, upgrader
 
 if TYPE_CHECKING:
-    from gather_job.upgrade import Inputs, Output
+    from gather_job.upgrade.command import Inputs, Output
 
 _SAID = 40  # lines of the upgrader's own output shown
 _WAYS = {
@@ -85,7 +85,7 @@ def _guesses(inputs: Inputs, result: upgrader.Result, outputs: list[Output]) -> 
         if not output.source or kind not in result.files:
             continue
         source, document = by_target[kind]
-        found = upgrade_changes.review({source: document}, result.files[kind], result.before_repairs.get(kind))
+        found = changes.review({source: document}, result.files[kind], result.before_repairs.get(kind))
         if found:
             lines.append(f"  {output.name}")
             lines += [f"    {line}" for line in found]

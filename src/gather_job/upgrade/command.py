@@ -6,7 +6,7 @@ This job reads 2.x only, and `check` on a 1.x folder says so (`gather.resolve.le
 aind-metadata-upgrader (`upgrader.py`, an optional extra), so the steps that read another file work;
 copies DIR's other JSON files as they are, so OUT is the whole metadata folder in 2.x and `gather-job
 check OUT` checks the asset, not a part of it; validates every file it writes as `check` reads it; and
-lists everything the upgrader filled in or assumed (`upgrade_changes.py`), since those guesses need a
+lists everything the upgrader filled in or assumed (`changes.py`), since those guesses need a
 person before upload.
 
 It never writes into DIR, nor a folder inside it (the upload would carry it along), and never replaces
@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from gather_job import upgrader
 from gather_job.errors import ExitCode, GatherError, ServiceError, UsageError
 from gather_job.findings import Findings
 from gather_job.progress import Progress
 from gather_job.schema import CORE_FILES, file_name
 from gather_job.storage import atomic
 from gather_job.storage.folder import InputProblem, LocalFolder
+from gather_job.upgrade import upgrader
 
 _OUTPUT_ONLY = ("gather_report.json", "metadata.nd.json")  # what a run writes; never an input to upgrade
 UPGRADE_TIMEOUT_S = 600
@@ -188,7 +188,7 @@ def _run_upgrader(inputs: Inputs, source: Path, environ: Mapping[str, str]) -> u
     }
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "gather_job.upgrader"],
+            [sys.executable, "-m", "gather_job.upgrade.upgrader"],
             input=json.dumps(request).encode(),
             capture_output=True,
             env={**environ, "PYTHONHASHSEED": "0"},
@@ -268,7 +268,7 @@ def command(args: argparse.Namespace, environ: Mapping[str, str], err: IO[str], 
             _write(out, outputs, args.overwrite)
     finally:
         progress.close()
-    from gather_job.upgrade_report import render
+    from gather_job.upgrade.report import render
 
     stdout.write(render(out, inputs, result, outputs))
     stdout.flush()

@@ -22,7 +22,7 @@ repairs changed, and the user is shown them. What the upgrader prints and logs i
 aind-data-schema's own warnings are only counted (`gather-job check OUT` reports those that concern
 the written files).
 
-It runs in a child process (`python -m gather_job.upgrader`, documents in on stdin, a JSON result out
+It runs in a child process (`python -m gather_job.upgrade.upgrader`, documents in on stdin, a JSON result out
 on stdout) started with PYTHONHASHSEED=0: the upgrader builds device lists from sets, so under Python's
 random string hashing two runs on the same files would order placeholder devices and active_devices
 differently, and a re-run must give the same bytes. The child also validates what it made, with the
