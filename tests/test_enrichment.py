@@ -58,6 +58,23 @@ def test_values_already_there_are_confirmed_quietly(gather, asset, service: Fake
     assert [r.query for r in service.requests if r.path == LABTRACKS] == [{"subject_id": assets.SUBJECT_ID}]
 
 
+def test_the_weights_are_asked_before_the_files_are_read_and_corrected_if_the_clock_differs(  # type: ignore[no-untyped-def]
+    gather, asset, service: FakeMetadataService
+) -> None:
+    """The settings' start, as its own clock showed it, starts the weights request while the models
+    import; in the rig's zone (the pipeline's usual case) that is the request used. Sent in UTC, its
+    clock is not the rig's: the acquisition's wall clock asks again, and that answer is the one used."""
+    utc = assets.ACQUISITION_START.astimezone(UTC).isoformat()
+    run = gather(_unfilled(asset()), service_url=service.url, acquisition_start_time=utc)
+    assert run.code == 0, run.err
+    asked = [r.query["acquisition_datetime"] for r in service.requests if r.path == WEIGHTS]
+    assert asked == [query_time(assets.ACQUISITION_START.astimezone(UTC)), "2024-03-05T14:20:00"]
+    details = run.file("acquisition.json")["subject_details"]
+    assert details["animal_weight_prior"] == "23.1" and details["animal_weight_post"] == "23.4"
+    calls = [c for c in run.report()["service_calls"] if "mouse_weight_records" in c]
+    assert len(calls) == 2 and calls[-1].endswith("acquisition_datetime=2024-03-05T14%3A20%3A00")
+
+
 def test_missing_values_are_filled_and_the_report_says_from_where(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
     run = gather(_unfilled(asset()), service_url=service.url)
     assert run.code == 0, run.err

@@ -66,7 +66,10 @@ class Gathering:
                 )
             return
         if s.subject_id:
-            self.request_subject(s.subject_id, s.acquisition_start_time if _naive(s.acquisition_start_time) else None)
+            # the settings' start as its own clock showed it: the rig's, unless the pipeline sent it in
+            # another zone; the acquisition's wall clock replaces it (one more call) once it is read,
+            # so the weights are asked for while the models import, not after
+            self.request_subject(s.subject_id, s.acquisition_start_time)
         dd = s.data_description_settings
         if "data_description" not in exact and dd.project_name:
             for what, given in (("funding", dd.funding_source), ("investigators", dd.investigators)):
