@@ -1,6 +1,6 @@
 """Assets per minute when re-checking an archive: one process per asset, one warm process, --jobs 2.
 
-    python bench/bulk.py [--assets 200] [--s3]
+    python bench/bulk.py [--assets 200] [--s3] [--s3-latency 0.02]
 
 Small assets (the test fixture's two-rig asset, ~60 KB of metadata) under a local folder or, with
 --s3, on a local S3 server (moto, in this process), checked offline three ways:
@@ -46,7 +46,7 @@ def _gather_job() -> str:
     return str(Path(sys.executable).parent / "gather-job")
 
 
-def measure(count: int, *, s3: bool = False, per_asset_sample: int = 20) -> dict[str, Any]:
+def measure(count: int, *, s3: bool = False, s3_latency: float = 0.0, per_asset_sample: int = 20) -> dict[str, Any]:
     """assets/min (wall) and CPU s per asset for the three ways; peak RSS of the warm process."""
     from bench.run import child_env
     from bench.run import measure as spawn
@@ -61,8 +61,10 @@ def measure(count: int, *, s3: bool = False, per_asset_sample: int = 20) -> dict
         settings = work / "settings.json"
         settings.write_text("{}")
         if s3:
-            server, parent = _upload(folders, env, settings)
-            results["store"] = "S3 (a local moto server)"
+            server, parent = _upload(folders, env, settings, s3_latency)
+            results["store"] = "S3 (a local moto server" + (
+                f", {s3_latency * 1000:.0f} ms a request)" if s3_latency else ")"
+            )
         paths = [str(f) for f in folders] if not s3 else [f"{parent}{f.name}/" for f in folders]
         log = work / "log.txt"
         sample = paths[:per_asset_sample]
@@ -96,7 +98,7 @@ def measure(count: int, *, s3: bool = False, per_asset_sample: int = 20) -> dict
     return results
 
 
-def _upload(folders: list[Path], env: dict[str, str], settings: Path) -> tuple[Any, str]:
+def _upload(folders: list[Path], env: dict[str, str], settings: Path, latency: float) -> tuple[Any, str]:
     import boto3
     from moto.server import ThreadedMotoServer
     from tests.support.aws_fixtures import free_port
@@ -112,6 +114,11 @@ def _upload(folders: list[Path], env: dict[str, str], settings: Path) -> tuple[A
         for path in folder.iterdir():
             s3.put_object(Bucket="archive", Key=f"uploads/{folder.name}/{path.name}", Body=path.read_bytes())
     env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"})
+    if latency:  # the job talks to the server through a proxy that delays each request
+        from tests.support.tcp_proxy import CuttingProxy
+
+        proxy = CuttingProxy(port, delay=latency).__enter__()
+        url = proxy.url
     settings.write_text(json.dumps({"s3_endpoint_url": url}))
     return server, "s3://archive/uploads/"
 
@@ -138,8 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--assets", type=int, default=200)
     parser.add_argument("--s3", action="store_true", help="keep the assets on a local S3 server")
+    parser.add_argument("--s3-latency", type=float, default=0.0, help="seconds added to each S3 request (a proxy)")
     args = parser.parse_args(argv)
-    print(table(measure(args.assets, s3=args.s3)))
+    print(table(measure(args.assets, s3=args.s3 or args.s3_latency > 0, s3_latency=args.s3_latency)))
     return 0
 
 

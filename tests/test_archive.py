@@ -182,3 +182,30 @@ def test_shard_results_combine_into_one_summary(aws: Aws, aws_env: Any, archive:
     assert code == 2
     code, out, _ = _run(["summary", str(tmp_path / "cut.jsonl")], capsys)
     assert code == 3 and "with errors" in out
+
+
+def test_s3_assets_are_read_ahead_in_order(aws: Aws, aws_env: Any, archive: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """On S3 the next assets are read in threads while one is checked (each costs round trips);
+    through a proxy that delays every request the records are still those of the folders, in order."""
+    from urllib.parse import urlsplit
+
+    from gather_job.archive.workers import S3_AHEAD, read_ahead
+    from tests.support.tcp_proxy import CuttingProxy
+
+    bucket = aws.bucket()
+    folders = sorted(archive.glob("asset-*"))
+    for folder in folders:
+        aws.upload(folder, bucket, f"slow/{folder.name}/")
+    local = _records(_run(["check", *map(str, folders), "--offline", "--format", "jsonl", "--jobs", "1"], capsys)[1])
+    paths = [f"s3://{bucket}/slow/{folder.name}/" for folder in folders]
+    assert read_ahead(paths) == S3_AHEAD > 1 and read_ahead(map(str, folders)) == 1
+    with CuttingProxy(urlsplit(aws.url).port or 0, delay=0.02) as proxy:
+        settings = tmp_path / "slow.json"
+        settings.write_text(json.dumps({"s3_endpoint_url": proxy.url, "aws_region": REGION}))
+        argv = ["check", *paths, "--offline", "--settings-file", str(settings), "--format", "jsonl", "--jobs", "1"]
+        code, out, err = _run(argv, capsys)
+    assert code == 3, err
+    remote = _records(out)
+    assert [r["asset"] for r in remote if r["type"] == "asset"] == paths
+    strip = [{k: v for k, v in r.items() if k != "asset"} for r in remote if r["type"] != "summary"]
+    assert strip == [{k: v for k, v in r.items() if k != "asset"} for r in local if r["type"] != "summary"]

@@ -1,4 +1,5 @@
-"""A TCP proxy on 127.0.0.1 that cuts connections mid-stream, to break uploads for real."""
+"""A TCP proxy on 127.0.0.1 that cuts connections mid-stream, to break uploads for real, or delays
+each request, to give a local S3 server the round trip of a real one."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from types import TracebackType
 
 
 class CuttingProxy:
     """Forwards to `upstream`; the first `cuts` connections that send more than `after` bytes
-    upstream are reset on the spot (as a dropped network would), later ones pass untouched."""
+    upstream are reset on the spot (as a dropped network would), later ones pass untouched. With
+    `delay`, what the client sends waits that long before it goes on (about one round trip a request)."""
 
-    def __init__(self, upstream_port: int, *, after: int, cuts: int) -> None:
+    def __init__(self, upstream_port: int, *, after: int = 0, cuts: int = 0, delay: float = 0.0) -> None:
         self.upstream_port = upstream_port
+        self.delay = delay
         self.after = after
         self.cuts_left = cuts
         self.cut = 0
@@ -65,6 +69,8 @@ class CuttingProxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                if upward and self.delay:
+                    time.sleep(self.delay)
                 if upward and self._should_cut(sent + len(data)):
                     for sock in (source, target):  # RST, not FIN: the upload is broken, not finished
                         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
