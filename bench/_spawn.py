@@ -1,8 +1,9 @@
 """Run one command and report its wall time, CPU time and peak RSS as JSON on stdout.
 
-bench/run.py measures every job through this small process, not directly: on Linux a child's
-ru_maxrss starts from the RSS of the process that forked it (the high-water mark survives exec), and
-the benchmark's own process holds aind-data-schema and matplotlib. This one holds almost nothing.
+bench/run.py measures every job through this small process (bench/measure.py's `measure`), not
+directly: on Linux a child's ru_maxrss starts from the RSS of the process that forked it (the
+high-water mark survives exec), and the benchmark's own process holds aind-data-schema and
+matplotlib. This one holds almost nothing.
 
     python -S -E bench/_spawn.py CWD LOG PROGRAM [ARG ...]    (the environment is passed through)
 """

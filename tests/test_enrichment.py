@@ -1,6 +1,6 @@
 """Enrichment, on by default: weights from Waterlog, ethics_review_id from LabTracks, as the reference.
 
-Through real runs against the fake service's realistic records (tests/fixtures/assets.py); the
+Through real runs against the fake service's realistic records (tests/fixtures/assets/); the
 selection rule is also pinned directly on `enrichment.nearest`.
 """
 

@@ -1,4 +1,4 @@
-"""The fixtures in tests/fixtures/assets.py are what they claim: the valid set is valid and merges as
+"""The fixtures in tests/fixtures/assets/ are what they claim: the valid set is valid and merges as
 described, and each broken variant is broken in exactly the stated way (checked with the library)."""
 
 from __future__ import annotations

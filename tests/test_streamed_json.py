@@ -1,6 +1,6 @@
 """The core files written in pieces (`streamed_json`) are byte for byte `model_dump_json(indent=3)`.
 
-Every model of every fixture (the variants of tests/fixtures/assets.py, the seven modalities' example
+Every model of every fixture (the variants of tests/fixtures/assets/, the seven modalities' example
 assets, the benchmark's two-rig asset and its merged files), cut at several chunk sizes: 1 and 2 cut
 every list and every item holding one, 64 is what the job uses.
 """

@@ -66,10 +66,11 @@ class Gathering:
                 )
             return
         if s.subject_id:
-            # the settings' start as its own clock showed it: the rig's, unless the pipeline sent it in
-            # another zone; the acquisition's wall clock replaces it (one more call) once it is read,
-            # so the weights are asked for while the models import, not after
-            self.request_subject(s.subject_id, s.acquisition_start_time)
+            # weights asked while the models import, at the settings' start as its own clock showed it;
+            # the acquisition's wall clock replaces it (one more call) if the pipeline sent another zone
+            found = self.result.plan
+            enrichable = bool(found.mapped) or any(kind == "acquisition" for kind, _ in found.inputs())
+            self.request_subject(s.subject_id, s.acquisition_start_time if enrichable else None)
         dd = s.data_description_settings
         if "data_description" not in exact and dd.project_name:
             for what, given in (("funding", dd.funding_source), ("investigators", dd.investigators)):
