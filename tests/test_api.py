@@ -42,6 +42,7 @@ def _settings(folder: Path, output: Path, service_url: str | None, **extra: Any)
     return {**base_settings(folder, output, service_url), **extra}
 
 
+@pytest.mark.slow
 def test_run_job_is_the_run_command(asset: Any, service: FakeMetadataService, tmp_path: Path) -> None:
     folder = asset(with_subject=True)
     values = _settings(folder, tmp_path / "api", service.url)
@@ -126,6 +127,7 @@ def test_jobs_in_one_process_give_what_separate_processes_give(
         assert _files(tmp_path / f"in-{i}") == _files(tmp_path / f"apart-{i}"), f"case {i}"
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Python API") :]

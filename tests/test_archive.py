@@ -38,6 +38,7 @@ def _run(argv: list[str], capsys: Any, environ: dict[str, str] | None = None) ->
     return code, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_each_asset_gets_exactly_what_check_alone_prints(archive: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, out, err = _run(["check", "--each", str(archive), "--offline", "--format", "jsonl", "--jobs", "2"], capsys)
     records = _records(out)
@@ -56,6 +57,7 @@ def test_each_asset_gets_exactly_what_check_alone_prints(archive: Path, capsys) 
     assert err.rstrip().splitlines()[-1].startswith("gather-job: verdict: 10 assets checked: 4 clean")
 
 
+@pytest.mark.slow
 def test_one_worker_and_two_give_the_same_records(archive: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     outputs = []
     for jobs in ("1", "2"):
@@ -82,6 +84,7 @@ def test_the_list_can_come_from_standard_input(archive: Path, capsys, monkeypatc
     assert code == 0 and len([r for r in _records(out) if r["type"] == "asset"]) == 2
 
 
+@pytest.mark.slow
 def test_shards_split_the_list_stably_and_completely(archive: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     seen: list[str] = []
     for index in range(3):
@@ -98,6 +101,7 @@ def test_shards_split_the_list_stably_and_completely(archive: Path, capsys) -> N
             parse_shard(bad, {})
 
 
+@pytest.mark.slow
 def test_resume_skips_what_was_recorded_and_never_reports_an_asset_twice(archive: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     results = tmp_path / "results.jsonl"
     _run(["check", "--each", str(archive), "--offline", "--format", "jsonl", "--output", str(results)], capsys)
@@ -143,6 +147,7 @@ def test_text_output_is_a_table_of_the_assets_not_clean(archive: Path, capsys) -
     assert "assets checked" in err and "/min" in err  # progress, plain lines off a terminal
 
 
+@pytest.mark.slow
 def test_an_archive_on_s3_with_results_to_s3(aws: Aws, aws_env: Any, archive: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     bucket = aws.bucket()
     for folder in sorted(archive.glob("asset-0[0-3]")):
@@ -160,6 +165,7 @@ def test_an_archive_on_s3_with_results_to_s3(aws: Aws, aws_env: Any, archive: Pa
     assert assets_seen == [f"s3://{bucket}/uploads/asset-0{i}/" for i in range(4)]
 
 
+@pytest.mark.slow
 def test_shard_results_combine_into_one_summary(aws: Aws, aws_env: Any, archive: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     whole = _run(["check", "--each", str(archive), "--offline", "--format", "jsonl"], capsys)
     bucket = aws.bucket()
@@ -184,6 +190,7 @@ def test_shard_results_combine_into_one_summary(aws: Aws, aws_env: Any, archive:
     assert code == 3 and "with errors" in out
 
 
+@pytest.mark.slow
 def test_s3_assets_are_read_ahead_in_order(aws: Aws, aws_env: Any, archive: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """On S3 the next assets are read in threads while one is checked (each costs round trips);
     through a proxy that delays every request the records are still those of the folders, in order."""

@@ -101,6 +101,7 @@ class _Terminal(io.StringIO):
         return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stream", [io.StringIO(), _Terminal()])
 def test_progress_shows_only_slow_steps(stream: io.StringIO) -> None:
     import time

@@ -161,6 +161,7 @@ def test_a_trailing_comma_is_shown_with_a_caret(asset, capsys) -> None:  # type:
     assert "            }\n            ^" in out
 
 
+@pytest.mark.slow
 def test_assets_of_five_modalities_check_clean(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     from tests.fixtures import modalities
 

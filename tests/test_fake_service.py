@@ -105,6 +105,7 @@ def test_counts_and_reset(svc: FakeMetadataService) -> None:
     assert svc.count() == 0 and svc.requests == []
 
 
+@pytest.mark.slow
 def test_latency_overlaps_across_concurrent_requests(svc: FakeMetadataService) -> None:
     svc.set_latency(0.4)
     results: list[int] = []
@@ -119,6 +120,7 @@ def test_latency_overlaps_across_concurrent_requests(svc: FakeMetadataService) -
     assert 0.4 <= elapsed < 1.0  # sequential would be 1.6 s
 
 
+@pytest.mark.slow
 def test_per_path_latency_overrides_global(svc: FakeMetadataService) -> None:
     svc.set_latency(0.3, SUBJECT)
     start = time.monotonic()
@@ -158,6 +160,7 @@ def test_wildcard_fault_hits_any_path_after_own_queue(svc: FakeMetadataService) 
     assert fetch(svc, SUBJECT)[0] == 200
 
 
+@pytest.mark.slow
 def test_hang_trips_client_read_timeout(svc: FakeMetadataService) -> None:
     svc.inject(SUBJECT, Fault("hang", seconds=5))
     start = time.monotonic()
@@ -167,6 +170,7 @@ def test_hang_trips_client_read_timeout(svc: FakeMetadataService) -> None:
     assert svc.count(SUBJECT) == 1  # the request was read before hanging
 
 
+@pytest.mark.slow
 def test_hang_then_close_without_answer(svc: FakeMetadataService) -> None:
     svc.inject(SUBJECT, Fault("hang", seconds=0.2))
     start = time.monotonic()
@@ -175,6 +179,7 @@ def test_hang_then_close_without_answer(svc: FakeMetadataService) -> None:
     assert time.monotonic() - start >= 0.2
 
 
+@pytest.mark.slow
 def test_slow_body_drips_past_a_per_read_timeout(svc: FakeMetadataService) -> None:
     svc.add("/slow", Route(200, raw=b'{"a": 12345}'))
     svc.inject("/slow", Fault("slow_body", seconds=0.04))

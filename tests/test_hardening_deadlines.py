@@ -65,6 +65,7 @@ def _client(url: str, timeout: float, total: float, retries: int) -> MetadataSer
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "setting"), [("subject", "service_timeout_s"), ("procedures", "service_procedures_timeout_s")]
 )
@@ -84,6 +85,7 @@ def test_each_attempt_ends_at_the_per_request_timeout_and_says_so(kind: str, set
     assert wait_until(lambda: _attempt_threads() == 0, 2), "an attempt's thread outlived its deadline"
 
 
+@pytest.mark.slow
 def test_the_total_budget_ends_an_attempt_midway() -> None:
     with TricklingServer("headers", interval=0.1) as server:
         svc = _client(server.url, timeout=0.7, total=1.0, retries=5)
@@ -136,6 +138,7 @@ SPECIAL = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(SPECIAL))
 @pytest.mark.parametrize("command", ["run", "check"])
 def test_special_files_named_like_metadata_are_findings_not_hangs(  # type: ignore[no-untyped-def]

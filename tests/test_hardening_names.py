@@ -55,6 +55,7 @@ def _found(findings: list[dict[str, Any]]) -> dict[str, set[str]]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["run", "check"])
 def test_undecodable_and_control_character_names_are_findings_in_valid_utf8(  # type: ignore[no-untyped-def]
     asset, tmp_path: Path, command: str
@@ -120,6 +121,7 @@ def test_nul_or_undecodable_paths_are_usage_errors(
     assert ok, err
 
 
+@pytest.mark.slow
 def test_an_undecodable_folder_on_the_command_line_is_a_usage_error(tmp_path: Path) -> None:
     """argv bytes that are not UTF-8 arrive as lone surrogates (PEP 383)."""
     folder = os.fsencode(tmp_path) + b"/asset-\xff"
@@ -233,6 +235,7 @@ def test_ordinary_values_still_pass() -> None:
     assert settings.service_timeout_s == 60 and settings.metadata_dir == "données/asset"
 
 
+@pytest.mark.slow
 def test_s3_keys_with_control_or_format_characters_are_shown_escaped_and_not_read(aws: Aws) -> None:
     from gather_job.storage.folder import InputProblem
     from gather_job.storage.s3_folder import S3Folder
@@ -261,6 +264,7 @@ def test_s3_keys_with_control_or_format_characters_are_shown_escaped_and_not_rea
 LONE = '"\\ud800"'  # the JSON escape of a lone surrogate, as a file holds it
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["run", "check"])
 def test_a_lone_surrogate_escape_in_a_metadata_file_is_an_encoding_finding(  # type: ignore[no-untyped-def]
     asset, tmp_path: Path, command: str
@@ -289,6 +293,7 @@ def test_a_lone_surrogate_escape_in_a_metadata_file_is_an_encoding_finding(  # t
     assert ok, (done.returncode, found, err[-1500:])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "where", ["settings file", "--job-settings", "environment (undecodable bytes)", "flag (undecodable bytes)"]
 )

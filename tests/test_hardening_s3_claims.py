@@ -105,6 +105,7 @@ def _check_agrees(aws: Aws, bucket: str, report: dict[str, Any], capsys: pytest.
     return read == listed and (code == 0 or report["exit_code"] != 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first", ["valid", "invalid"])
 def test_an_invalid_and_a_valid_run_with_error_one_wins_and_check_agrees(  # type: ignore[no-untyped-def]
     aws: Aws, aws_env: Any, asset, capsys: pytest.CaptureFixture[str], first: str
@@ -144,6 +145,7 @@ def test_an_invalid_and_a_valid_run_with_error_one_wins_and_check_agrees(  # typ
         assert isinstance(follower.result, OutputRefused) and "already exists" in follower.result.message
 
 
+@pytest.mark.slow
 def test_two_overwrites_interleaved_leave_the_second_runs_consistent_result(  # type: ignore[no-untyped-def]
     aws: Aws, aws_env: Any, asset, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -181,6 +183,7 @@ def _write(target: S3Target, files: dict[str, bytes]) -> list[str]:
     return target.write(files, report.encode(), inputs=frozenset(), originals={}, invalid=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stalled", ["between steps", "in a request"])
 def test_a_run_that_outlives_its_lease_cannot_mix_its_objects_into_the_next_runs_result(aws: Aws, stalled: str) -> None:
     """The first run stalls past its 1 s lease; the second takes the claim over and completes. The first's
@@ -222,6 +225,7 @@ def test_a_run_that_outlives_its_lease_cannot_mix_its_objects_into_the_next_runs
     assert ok, (errors, took.messages, sorted(stored))
 
 
+@pytest.mark.slow
 def test_a_live_claim_is_waited_for_then_refused_naming_the_holder(aws: Aws) -> None:
     bucket = aws.bucket()
     holding, release = threading.Event(), threading.Event()
@@ -275,6 +279,7 @@ def test_a_killed_runs_stale_claim_is_taken_over_by_the_next_run(  # type: ignor
     assert ok, err[-1500:]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("iam_like_aws")
 def test_a_denied_claim_is_exit_2_naming_the_claim_and_what_to_allow(  # type: ignore[no-untyped-def]
     aws: Aws, aws_env: Any, asset, capsys: pytest.CaptureFixture[str]
@@ -299,6 +304,7 @@ def test_a_denied_claim_is_exit_2_naming_the_claim_and_what_to_allow(  # type: i
     assert ok, err
 
 
+@pytest.mark.slow
 def test_the_claim_is_never_read_as_metadata(aws: Aws, aws_env: Any, asset, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     """A claim left under an uploaded asset (a killed run's) is no finding for `check` and no input."""
     bucket = aws.bucket()

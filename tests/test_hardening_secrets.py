@@ -246,6 +246,7 @@ def test_an_oversized_answer_names_the_url_without_its_password(service: FakeMet
     assert ok, str(caught.value)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("aws_env")
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_botocore_debug_lines_carry_no_aws_secret(  # type: ignore[no-untyped-def]

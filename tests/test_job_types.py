@@ -78,6 +78,7 @@ def report(output: Path) -> dict[str, Any]:
     return json.loads((output / "gather_report.json").read_text())  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_an_ssm_job_type_lies_under_the_run_settings(
     stored: Aws, aws_env: Any, folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -93,6 +94,7 @@ def test_an_ssm_job_type_lies_under_the_run_settings(
     assert applied and GATHER.format("ecephys") in applied[0]["message"]
 
 
+@pytest.mark.slow
 def test_a_job_type_without_a_gather_task_falls_back_to_default(
     stored: Aws, aws_env: Any, folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -156,6 +158,7 @@ def test_the_merge_is_the_pipelines(stored: Aws) -> None:
     assert [n.id for n in notes] == ["gather.job_type.applied"]
 
 
+@pytest.mark.slow
 def test_preset_problems_name_the_job_type_and_source(
     aws: Aws, aws_env: Any, folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -235,6 +238,7 @@ def test_a_file_with_one_task_serves_every_job_type(
     assert code == 0, err
 
 
+@pytest.mark.slow
 def test_job_types_list_and_show(stored: Aws, aws_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     settings_file = tmp_path / "settings.json"
     settings_file.write_text(

@@ -45,6 +45,7 @@ def _settings(service_url: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_fip_json_becomes_an_acquisition_part(gather, fip_folder: Path, fip_service: FakeMetadataService) -> None:  # type: ignore[no-untyped-def]
     before = snapshot(fip_folder)
     run = gather(fip_folder, service_url=fip_service.url, **_settings(fip_service.url))
@@ -62,6 +63,7 @@ def test_fip_json_becomes_an_acquisition_part(gather, fip_folder: Path, fip_serv
     assert f"/api/v2/procedures/{fip.SUBJECT_ID}" in asked
 
 
+@pytest.mark.slow
 def test_an_existing_acquisition_fip_json_is_used_as_it_is(gather, fip_folder, fip_service) -> None:  # type: ignore[no-untyped-def]
     first = gather(fip_folder, service_url=fip_service.url, **_settings(fip_service.url))
     (fip_folder / "acquisition_fip.json").write_bytes((first.output / "acquisition.json").read_bytes())

@@ -71,6 +71,7 @@ def test_acquisitions(variant: str) -> None:
     assert merged.acquisition_start_tz == earliest.acquisition_start_tz
 
 
+@pytest.mark.slow
 def test_the_benchmark_asset_merges_the_same() -> None:
     asset = scenarios.build(2)
     instruments = [scenarios.ephys_instrument(2), scenarios.slap2_instrument(2)]
@@ -174,12 +175,14 @@ def _outcomes(ours: Any, models: list[Any]) -> None:
     assert mine == other
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(acquisition_parts())
 def test_generated_acquisitions_fold_as_the_library_adds(models: list[Any]) -> None:
     _outcomes(lambda: fold.fold_acquisitions(models, warn=lambda message: None), models)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instrument_parts())
 def test_generated_instruments_fold_as_the_library_adds(models: list[Any]) -> None:

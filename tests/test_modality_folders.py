@@ -102,6 +102,7 @@ def test_invalid_metadata_is_not_held_against_the_folders(tmp_path: Path, capsys
     assert code == 3 and found == []  # the acquisition's own errors say it; no guess from half the metadata
 
 
+@pytest.mark.slow
 def test_an_uploaded_asset_on_s3_one_at_a_time_and_in_bulk(
     aws: Aws, aws_env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -18,6 +18,7 @@ LIGHT = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arg", ["--version", "--help"])
 def test_light_commands_import_no_model(arg: str) -> None:
     done = subprocess.run([sys.executable, "-c", LIGHT.format(arg=arg)], capture_output=True, text=True, check=True)

@@ -32,6 +32,7 @@ def settings(asset: Any, aws: Aws) -> dict[str, Any]:
     return values
 
 
+@pytest.mark.slow
 def test_a_missing_bucket_is_exit_2_before_any_work(
     aws: Aws, aws_env: Any, settings: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -54,6 +55,7 @@ def test_unknown_credentials_are_exit_2(
     assert f"s3://gather-test/{PREFIX}" in err and "AWS_ACCESS_KEY_ID" in err
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("iam_like_aws")
 def test_access_denied_names_the_key_and_the_permission(
     aws: Aws, aws_env: Any, settings: dict[str, Any], capsys: pytest.CaptureFixture[str]

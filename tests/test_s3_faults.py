@@ -76,6 +76,7 @@ def test_uploads_that_keep_dropping_leave_no_report_and_a_rerun_completes(
     assert completed, err2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("policy", "code"), [("overwrite", 0), ("skip", 0), ("error", 5)])
 def test_an_asset_already_there(aws: Aws, aws_env: Any, folder: Path, capsys, policy: str, code: int) -> None:  # type: ignore[no-untyped-def]
     bucket = aws.bucket()
@@ -89,6 +90,7 @@ def test_an_asset_already_there(aws: Aws, aws_env: Any, folder: Path, capsys, po
     assert ok, err
 
 
+@pytest.mark.slow
 def test_a_missing_bucket_and_denied_access(aws: Aws, aws_env: Any, folder: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code, err = run(settings(folder, aws.url, f"s3://no-such-bucket/{PREFIX}"), capsys)
     record("S3 bucket missing", code == 2 and "no-such-bucket" in err)

@@ -40,6 +40,7 @@ def uploaded(aws: Aws, asset: Any) -> tuple[str, Path]:
     return f"s3://{bucket}/{PREFIX}", folder
 
 
+@pytest.mark.slow
 def test_an_asset_read_from_s3_gives_what_the_local_folder_gives(
     aws: Aws, aws_env: Any, uploaded: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -59,6 +60,7 @@ def test_an_asset_read_from_s3_gives_what_the_local_folder_gives(
     }
 
 
+@pytest.mark.slow
 def test_check_an_uploaded_asset(
     aws: Aws, aws_env: Any, uploaded: tuple[str, Path], asset: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -77,6 +79,7 @@ def test_check_an_uploaded_asset(
     assert code == 3 and "gather.compat.unknown_active_device" in {f.get("id") for f in findings}
 
 
+@pytest.mark.slow
 def test_regathering_in_place_never_rewrites_an_input(
     aws: Aws, aws_env: Any, uploaded: tuple[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -122,6 +125,7 @@ def test_entries_that_cannot_be_read_become_findings(aws: Aws) -> None:
         folder.read("small.json")
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("iam_like_aws")
 def test_an_object_the_job_may_not_read_is_a_finding_not_a_crash(
     aws: Aws, aws_env: Any, uploaded: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -43,6 +43,7 @@ def offline_asset(asset):  # type: ignore[no-untyped-def]
     return asset(with_subject=True, with_procedures=True)
 
 
+@pytest.mark.slow
 def test_s3_gets_the_same_files_as_a_local_run_with_verified_checksums(
     aws: Aws, aws_env: Any, offline_asset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -70,6 +71,7 @@ def test_s3_gets_the_same_files_as_a_local_run_with_verified_checksums(
     }
 
 
+@pytest.mark.slow
 def test_boto3s_own_configuration_works_unchanged(
     aws: Aws, aws_env: Any, offline_asset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -102,6 +104,7 @@ def _target_run(aws: Aws, folder: Path, uri: str, steps: list[str] | None = None
     return GatherMetadataJob(settings, notes=notes, clients=clients, write_hook=hook).run_job()
 
 
+@pytest.mark.slow
 def test_the_report_is_written_last(aws: Aws, offline_asset: Path) -> None:
     bucket = aws.bucket()
     steps: list[str] = []
@@ -110,6 +113,7 @@ def test_the_report_is_written_last(aws: Aws, offline_asset: Path) -> None:
     assert steps == [f"put:{name}" for name in [*CORE, *KEPT]] + ["put:gather_report.json"]
 
 
+@pytest.mark.slow
 def test_a_run_that_fails_partway_leaves_no_report_and_a_rerun_completes_it(
     aws: Aws, aws_env: Any, offline_asset: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -134,6 +138,7 @@ def test_a_run_that_fails_partway_leaves_no_report_and_a_rerun_completes_it(
     assert sorted(aws.objects(bucket, PREFIX)) == sorted([*CORE, *KEPT, "gather_report.json"])
 
 
+@pytest.mark.slow
 def test_if_exists_policies(aws: Aws, aws_env: Any, offline_asset: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bucket = aws.bucket()
     uri = f"s3://{bucket}/{PREFIX}"
@@ -156,6 +161,7 @@ def test_if_exists_policies(aws: Aws, aws_env: Any, offline_asset: Path, capsys:
     assert after["gather_report.json"] != before["gather_report.json"]  # a new report (finished_at)
 
 
+@pytest.mark.slow
 def test_an_invalid_rerun_leaves_a_complete_asset_alone(
     aws: Aws, aws_env: Any, asset: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -169,6 +175,7 @@ def test_an_invalid_rerun_leaves_a_complete_asset_alone(
     assert aws.objects(bucket, PREFIX) == before  # an uploaded asset is never deleted by an invalid rerun
 
 
+@pytest.mark.slow
 def test_an_invalid_run_over_an_unfinished_prefix_leaves_only_its_report(
     aws: Aws, aws_env: Any, asset: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -183,6 +190,7 @@ def test_an_invalid_run_over_an_unfinished_prefix_leaves_only_its_report(
     assert json.loads(stored["gather_report.json"])["status"] == "invalid"
 
 
+@pytest.mark.slow
 def test_other_objects_under_the_prefix_are_left_alone(
     aws: Aws, aws_env: Any, offline_asset: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -195,6 +203,7 @@ def test_other_objects_under_the_prefix_are_left_alone(
     assert stored["ecephys/raw.bin"] == b"data" and stored["notes.txt"] == b"notes"
 
 
+@pytest.mark.slow
 def test_two_jobs_racing_for_one_prefix_with_error_exactly_one_wins(aws: Aws, offline_asset: Path) -> None:
     """Both reach their first conditional write together; S3 lets one create it, the other stops there."""
     bucket = aws.bucket()
@@ -234,6 +243,7 @@ def test_two_jobs_racing_for_one_prefix_with_error_exactly_one_wins(aws: Aws, of
         assert hashlib.sha256(stored[name]).hexdigest() == entry["sha256"], name
 
 
+@pytest.mark.slow
 def test_a_checksum_the_store_does_not_confirm_is_exit_4_naming_the_key(aws: Aws, offline_asset: Path) -> None:
     """The store keeps another SHA-256 than the job computed (as if the bytes changed on the way)."""
     bucket = aws.bucket()
@@ -251,6 +261,7 @@ def test_a_checksum_the_store_does_not_confirm_is_exit_4_naming_the_key(aws: Aws
     assert "gather_report.json" not in aws.etags(bucket, PREFIX)
 
 
+@pytest.mark.slow
 def test_an_object_gone_right_after_its_write_is_exit_4(aws: Aws, offline_asset: Path) -> None:
     bucket = aws.bucket()
     client, other = aws.client("s3"), aws.client("s3")
@@ -269,6 +280,7 @@ def test_an_object_gone_right_after_its_write_is_exit_4(aws: Aws, offline_asset:
         _target_run(aws, offline_asset, f"s3://{bucket}/{PREFIX}", client=client)
 
 
+@pytest.mark.slow
 def test_large_objects_go_multipart_and_their_composite_checksum_is_verified(aws: Aws) -> None:
     bucket = aws.bucket()
     mib = 1024 * 1024

@@ -92,6 +92,7 @@ def _both(metadata: Any) -> tuple[str, str]:
     return _verdict(lambda: time_constraints.check(metadata)), _verdict(lambda: library(metadata))
 
 
+@pytest.mark.slow
 def test_every_time_field_of_every_fixture_gives_the_librarys_verdict(tmp_path: Path) -> None:
     subject = assets.subject()
     compared = 0

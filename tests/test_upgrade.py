@@ -92,6 +92,7 @@ def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
+@pytest.mark.slow
 def test_upgrade_offline_then_check(tmp_path: Path, legacy: Callable[..., Path], capsys: Any) -> None:
     folder, out = legacy(), tmp_path / "asset-v2"
     env = _offline_env(tmp_path)
@@ -123,6 +124,7 @@ def test_upgrade_offline_then_check(tmp_path: Path, legacy: Callable[..., Path],
     assert ("info", "gather.resolve.not_checked", "procedures.json") in remaining  # the service's, at upload
 
 
+@pytest.mark.slow
 def test_what_the_upgrader_guessed_is_listed(tmp_path: Path, legacy: Callable[..., Path], capsys: Any) -> None:
     def naive_and_undated(documents: dict[str, Any]) -> None:  # rig software that wrote no UTC offsets, no date
         text = re.sub(r'(\d\d:\d\d:\d\d)Z"', r'\1"', json.dumps(documents["session"]))
@@ -206,6 +208,7 @@ def test_unusable_inputs_are_exit_2(tmp_path: Path, legacy: Callable[..., Path],
     assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3"))
 
 
+@pytest.mark.slow
 def test_without_the_extra_it_says_what_to_install(tmp_path: Path, legacy: Callable[..., Path]) -> None:
     """The package made unimportable for the command and its child process (a shadow that fails to import)."""
     shadow = tmp_path / "shadow" / "aind_metadata_upgrader"
@@ -220,6 +223,7 @@ def test_without_the_extra_it_says_what_to_install(tmp_path: Path, legacy: Calla
     assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_only_the_upgrade_child_imports_the_upgrader(tmp_path: Path, legacy: Callable[..., Path]) -> None:
     """--help and check never load it; upgrade loads it (and the models) only in its child process."""
     code = textwrap.dedent(
