@@ -15,24 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from gather_job.errors import UsageError
+from gather_job.schema import CORE_FILES
 from gather_job.storage.s3uri import SCHEME
 
-CORE_PREFIXES = (
-    "subject",
-    "data_description",
-    "procedures",
-    "instrument",
-    "processing",
-    "acquisition",
-    "quality_control",
-    "model",
-)
 SHARD_ENVIRONMENT = ("AWS_BATCH_JOB_ARRAY_INDEX", "SLURM_ARRAY_TASK_ID")
 
 
 def is_core_name(name: str) -> bool:
     """A name an asset's metadata folder holds: `<kind>.json` or a part `<kind>_*.json`."""
-    return name.endswith(".json") and name.startswith(CORE_PREFIXES)
+    return name.endswith(".json") and name.startswith(CORE_FILES)
 
 
 @dataclass(frozen=True)
