@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING
 
+from gather_job import schema
 from gather_job.arguments import build_parser, with_default_command
 from gather_job.console import stderr_for
 from gather_job.errors import ExitCode, GatherError, InvalidMetadata, UsageError
@@ -125,4 +126,5 @@ def _finish(args: argparse.Namespace, outcome: Outcome | None, code: int, err: I
 
 def entrypoint() -> None:
     """Console script and `python -m gather_job`: the only reader of sys.argv and os.environ."""
+    schema.pause_collector()
     sys.exit(main(sys.argv[1:], environ=os.environ))

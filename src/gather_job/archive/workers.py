@@ -197,7 +197,7 @@ def check_many(
         tally.add(record["asset"], record["exit_code"], record.get("counts") or {})
         emit(lines)
 
-    schema.import_all()  # once, before the fork: the workers share the imported models
+    schema.import_models()  # every core model, once, before the fork: the workers share them
     if jobs <= 1 or len(assets) <= 1:
         for lines in run_assets(assets, _settings_for, _clients_for, read_ahead(assets)):
             take(lines)

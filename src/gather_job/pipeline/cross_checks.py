@@ -1,8 +1,9 @@
 """Checks across files (docs/design.md §7, checks 4-6), each producing findings.
 
-Device checks (check 3) live in `devices.py`. Metadata's own validators are run one by one on a
-`model_construct`ed Metadata, so a failing one cannot hide the rest and none runs twice; the ones
-`devices.py` replaces, and the base-class scans that only repeat the per-file checks, are skipped.
+Device checks (check 3) live in `devices.py`. Metadata's own validators are run one by one, as owned
+code (`asset_rules.py`: importing Metadata would cost a fifth of a run), so a failing one cannot hide
+the rest and none runs twice; the ones `devices.py` replaces, and the base-class scans that only
+repeat the per-file checks, are not run.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from gather_job import schema
 from gather_job.findings import Findings
-from gather_job.pipeline import devices, time_constraints
+from gather_job.pipeline import asset_rules, devices
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.pipeline.library_notices import capture
 
 TIME_TOLERANCE = timedelta(seconds=1)
 
-# Metadata validators replaced by `check_devices`, and base-class ones that only repeat per-file checks.
+# Metadata validators replaced by `check_devices`, and base-class ones that only repeat per-file checks;
+# every other one is run as owned code (`asset_rules.VALIDATORS`, pinned to the library's list).
 REPLACED_VALIDATORS = frozenset(
     {
         "validate_instrument_acquisition_compatibility",
@@ -29,9 +30,6 @@ REPLACED_VALIDATORS = frozenset(
         "coordinate_system_validator",
     }
 )
-
-# Metadata validators run as owned code: the same verdict and message, faster (pinned by tests).
-OWNED = {"validate_time_constraints": time_constraints.check}
 
 
 def _every_place(present: Sequence[tuple[str, str, str]]) -> str:
@@ -147,27 +145,24 @@ def check_metadata(
     findings: Findings,
     unseen: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Run Metadata's own cross-file validators once each, on a constructed Metadata.
+    """Run Metadata's own cross-file validators once each (owned, `asset_rules`), so a failing one
+    cannot hide the rest.
 
     A check that needs a file `unseen` here is not run (its name is returned), except where it only
     reads that file when present and the rest of it is still worth running (time constraints).
     """
-    metadata_cls = schema.metadata_class()
-    metadata = metadata_cls.model_construct(name=name, location=location, **core)
-    validators = metadata_cls.__pydantic_decorators__.model_validators
+    asset = asset_rules.Asset(name=name, location=location, **core)
     files = tuple(labels[k] for k in core if k in labels)
     open_checks: list[str] = []
     with capture(findings, files, "validating the whole asset"):
-        for validator_name, decorator in validators.items():
-            if decorator.info.mode != "after" or validator_name in REPLACED_VALIDATORS:
-                continue
+        for validator_name, validator in asset_rules.VALIDATORS:
             needs = NEEDS.get(validator_name, set()) & unseen
             if needs:
                 open_checks.append(validator_name.removeprefix("validate_"))
                 if validator_name != "validate_time_constraints":  # it reads an absent file only if present
                     continue
             try:
-                OWNED.get(validator_name, decorator.func)(metadata)
+                validator(asset)
             except (ValueError, AttributeError, TypeError) as exc:
                 findings.error(
                     f"gather.metadata.{validator_name.removeprefix('validate_')}",

@@ -18,6 +18,7 @@ from gather_job.pipeline import cross_checks, enrichment, mappers, modality_fold
 from gather_job.pipeline.documents import Gathered
 from gather_job.pipeline.gathering import Gathering
 from gather_job.pipeline.lookups import Lookups
+from gather_job.pipeline.plan import Plan
 from gather_job.progress import Progress
 from gather_job.service import MetadataService, RetryPolicy
 from gather_job.settings.model import JobSettings
@@ -107,13 +108,19 @@ def gather(
     return run.result
 
 
+def _model_kinds(plan: Plan) -> list[str]:
+    """Every core model but those only a folder gives when this folder lacks them (each costs import time)."""
+    present = {kind for kind, _ in plan.inputs()}
+    return [kind for kind in schema.CORE_FILES if kind not in schema.FOLDER_ONLY or kind in present]
+
+
 def _stages(run: Gathering, stage: Callable[[str, str], Any]) -> None:
     """The stages in order; each is timed (the report's `timings_s`) and shown as progress."""
     with stage("resolve", f"listing {run.folder.label}"):
         run.plan()
         run.start_requests()
     with stage("import_models", "loading aind-data-schema's models"):
-        schema.import_all()
+        schema.import_models(_model_kinds(run.result.plan))
     mapped = bool(run.result.plan.mapped)
     with stage("read_and_validate", f"reading and validating {len(run.result.plan.inputs())} files"):
         run.read_files()

@@ -21,7 +21,8 @@ _FIELDS: dict[type, dict[str, tuple[Any, ...]]] = {}  # class -> its TimeValidat
 
 
 def check(metadata: Any) -> None:
-    """Raise ValueError as `Metadata.validate_time_constraints` would, on a constructed Metadata."""
+    """Raise ValueError as `Metadata.validate_time_constraints` would, on a constructed Metadata (or
+    anything with its core-file attributes, such as `asset_rules.Asset`)."""
     acquisition = metadata.acquisition
     if not acquisition:
         return
@@ -32,7 +33,9 @@ def check(metadata: Any) -> None:
     try:
         from aind_data_schema.utils.validators import TimeValidation, _validate_time_constraint
     except ImportError:  # a library version without these helpers: its own check, slower but the same
-        type(metadata).__pydantic_decorators__.model_validators["validate_time_constraints"].func(metadata)
+        from aind_data_schema.core.metadata import Metadata
+
+        Metadata.__pydantic_decorators__.model_validators["validate_time_constraints"].func(metadata)
         return
 
     def walk(data: Any) -> None:
