@@ -203,3 +203,48 @@ def test_settings_json_is_parsed_strictly(text: str | bytes, match: str) -> None
 
 def test_surrounding_spaces_of_the_pipeline_call_are_fine() -> None:
     assert parse_json_object(' {"subject_id": "1"} ', "--job-settings") == {"subject_id": "1"}
+
+
+def test_environment_values_of_lists_and_objects_are_json_and_merge_with_their_parts() -> None:
+    settings = compose(
+        environ={
+            "GATHER_DATA_DESCRIPTION_SETTINGS": '{"project_name": "J", "tags": ["t"]}',
+            "GATHER_DATA_DESCRIPTION_SETTINGS__MODALITIES": '["ecephys"]',
+            "GATHER_FINDINGS_POLICY": '[{"id": "gather.library.*", "severity": "info"}]',
+            "gather_subject_id": "664484",  # names are not case-sensitive
+            "GATHER_ENRICHMENT_SETTINGS__ENABLED": "false",
+            "GATHER_TEST_FULL": "1",  # no setting of that name: left alone
+        },
+        file=Layer("file", {"data_description_settings": {"project_name": "F", "data_summary": "S"}}),
+    )
+    dd = settings.data_description_settings
+    assert (dd.project_name, dd.tags, dd.modalities, dd.data_summary) == ("J", ["t"], ["ecephys"], "S")
+    assert [rule.id for rule in settings.findings_policy] == ["gather.library.*"]
+    assert (settings.subject_id, settings.enrichment_settings.enabled) == ("664484", False)
+    assert settings.model_fields_set == {
+        "data_description_settings",
+        "findings_policy",
+        "subject_id",
+        "enrichment_settings",
+    }
+
+
+@pytest.mark.parametrize(
+    ("environ", "match"),
+    [
+        (
+            {"GATHER_DATA_DESCRIPTION_SETTINGS__MODALITIES": "ecephys"},
+            r"GATHER_DATA_DESCRIPTION_SETTINGS__MODALITIES must hold JSON",
+        ),
+        (
+            {"GATHER_DATA_DESCRIPTION_SETTINGS__PROJECT_NAM": "P"},
+            r"'data_description_settings.project_nam'.*environment.*project_name",
+        ),
+        ({"GATHER_IF_EXISTS": "never"}, r"environment \(GATHER_\*\).*if_exists"),
+    ],
+)
+def test_a_bad_environment_variable_is_named_with_the_fix(environ: dict[str, str], match: str) -> None:
+    with pytest.raises(UsageError, match=match) as caught:
+        compose(environ=environ)
+    if "JSON" in match:  # what was given is not echoed: a variable may hold a secret
+        assert "ecephys'" not in str(caught.value).split("e.g.")[0]

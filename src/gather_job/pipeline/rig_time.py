@@ -68,26 +68,53 @@ def datetime_keys(model_class: type[Any]) -> frozenset[str]:
     that already look like a naive datetime.
     """
     keys: set[str] = set()
-    seen: set[type[Any]] = set()
-    models: list[type[Any]] = [model_class]
+    seen: set[Any] = set()
+    models: list[Any] = [model_class]
     while models:
         model = models.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        for name, info in getattr(model, "__pydantic_fields__", {}).items():
-            types_: list[Any] = [info.annotation]
-            while types_:
-                tp = types_.pop()
-                if _is_datetime(tp):
-                    keys |= _field_keys(name, info)
-                elif _is_model(tp):
-                    models.append(tp)
-                elif typing.get_origin(tp) is typing.Annotated:
-                    types_.append(typing.get_args(tp)[0])
-                elif typing.get_origin(tp) not in (None, typing.Literal):
-                    types_.extend(typing.get_args(tp))  # Union, X | Y, List, Dict, ...
+        if model not in seen:
+            seen.add(model)
+            own, nested = _model_keys(model)
+            keys |= own
+            models.extend(nested)
     return frozenset(keys)
+
+
+@cache
+def _model_keys(model: type[Any]) -> tuple[frozenset[str], tuple[type[Any], ...]]:
+    """One model's own datetime keys and the models its fields hold. Cached per class, since the
+    instrument and the acquisition share most of their nested models (the devices' unions)."""
+    keys: set[str] = set()
+    nested: list[type[Any]] = []
+    for name, info in getattr(model, "__pydantic_fields__", {}).items():
+        try:
+            holds_datetime, models = _annotation(info.annotation)
+        except TypeError:  # an unhashable annotation: walked without the cache
+            holds_datetime, models = _annotation.__wrapped__(info.annotation)
+        if holds_datetime:
+            keys |= _field_keys(name, info)
+        nested.extend(models)
+    return frozenset(keys), tuple(nested)
+
+
+@cache
+def _annotation(annotation: Any) -> tuple[bool, tuple[type[Any], ...]]:
+    """Whether an annotation holds a datetime, and the models it holds; the same union of device
+    classes annotates many fields, so each distinct annotation is walked once."""
+    holds_datetime = False
+    models: list[type[Any]] = []
+    types_: list[Any] = [annotation]
+    while types_:
+        tp = types_.pop()
+        if _is_datetime(tp):
+            holds_datetime = True
+        elif _is_model(tp):
+            models.append(tp)
+        elif typing.get_origin(tp) is typing.Annotated:
+            types_.append(typing.get_args(tp)[0])
+        elif typing.get_origin(tp) not in (None, typing.Literal):
+            types_.extend(typing.get_args(tp))  # Union, X | Y, List, Dict, ...
+    return holds_datetime, tuple(models)
 
 
 def _fixed(offset: timedelta) -> timezone:

@@ -6,7 +6,7 @@ Precedence, lowest to highest (docs/design.md §3):
 
 The job_type layer is a stored preset (`job_types.py`), chosen by the layers above it.
 
-Nested objects merge key by key (pydantic-settings' deep update); lists and scalars are replaced
+Nested objects merge key by key (as pydantic-settings' deep update does); lists and scalars are replaced
 whole. Only this module reads the environment, and only variables with the GATHER_ prefix, from a
 mapping it is given (the CLI's entrypoint passes os.environ). The result is a plain `JobSettings`.
 """
@@ -16,19 +16,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from pydantic.fields import FieldInfo
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 
 from gather_job import strict_json
 from gather_job.errors import UsageError
@@ -59,53 +52,75 @@ class SettingsInput:
     flags: Mapping[str, Any] = field(default_factory=dict)
 
 
-class _DictSource(PydanticBaseSettingsSource):
-    def __init__(self, settings_cls: type[BaseSettings], data: Mapping[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self._data = dict(data)
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self._data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._data)
-
-
-class _EnvSource(EnvSettingsSource):
-    """pydantic-settings' env source, reading an injected mapping instead of os.environ."""
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        self._environ = {k: v for k, v in environ.items() if k.upper().startswith(ENV_PREFIX)}
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {key.lower(): value for key, value in self._environ.items()}
+def _deep_update(base: Mapping[str, Any], *updates: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge mappings key by key, later ones winning; a mapping in both merges, anything else (a list,
+    a value) is replaced whole."""
+    merged = dict(base)
+    for update in updates:
+        for key, value in update.items():
+            if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+                merged[key] = _deep_update(merged[key], value)
+            else:
+                merged[key] = value
+    return merged
 
 
-_ACTIVE: ContextVar[SettingsInput] = ContextVar("gather_job_settings_input")
+def _takes_json(annotation: Any) -> bool:
+    """A setting holding a list, a mapping or an object is given as JSON in the environment."""
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType, Annotated):
+        return any(_takes_json(arg) for arg in get_args(annotation)[: 1 if origin is Annotated else None])
+    if origin in (list, dict, tuple, set, frozenset) or annotation in (list, dict, tuple, set, frozenset):
+        return True
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-class _LayeredSettings(BaseSettings, JobSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", coerce_numbers_to_str=True
-    )
+def _env_value(model: type[BaseModel] | None, path: list[str], value: str, variable: str) -> Any:
+    """The value of GATHER_<path> for the field it names: parsed JSON if the field takes JSON."""
+    annotation: Any = None
+    for key in path:
+        field = model.model_fields.get(key) if model is not None else None
+        annotation = field.annotation if field is not None else None
+        model = next((t for t in _types(annotation) if issubclass(t, BaseModel)), None)
+    if not value or not _takes_json(annotation):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise UsageError(
+            f"The environment variable {variable} must hold JSON for '{'.'.join(path)}': {exc}.",
+            hint='A list or an object is given as JSON, e.g. \'["ecephys"]\' or \'{"project_name": "P"}\'.',
+        ) from exc
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        given = _ACTIVE.get()
-        dict_layers = [layer for layer in (given.inline, given.file, given.job_type) if layer is not None]
-        return (
-            init_settings,  # CLI flags
-            _EnvSource(settings_cls, given.environ),
-            *(_DictSource(settings_cls, layer.data) for layer in dict_layers),
-        )
+
+def _types(annotation: Any) -> list[type[Any]]:
+    if annotation is None:
+        return []
+    if isinstance(annotation, type) and get_origin(annotation) is None:
+        return [annotation]
+    return [t for arg in get_args(annotation) for t in _types(arg)]
+
+
+def environment_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The GATHER_* variables as settings, the one place that reads them.
+
+    GATHER_SUBJECT_ID sets subject_id (names are not case-sensitive); `__` nests
+    (GATHER_DATA_DESCRIPTION_SETTINGS__PROJECT_NAME); a setting that holds a list, a mapping or an
+    object takes JSON. A variable naming no top-level setting is left alone (GATHER_TEST_FULL is the
+    test suite's); a nested name that is no setting is refused with the rest of the layer's keys.
+    """
+    layer: dict[str, Any] = {}
+    for variable in sorted(environ):
+        if not variable.upper().startswith(ENV_PREFIX):
+            continue
+        path = variable[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] not in JobSettings.model_fields or not all(path):
+            continue
+        nested = {path[-1]: _env_value(JobSettings, path, environ[variable], variable)}
+        for key in reversed(path[:-1]):
+            nested = {key: nested}
+        layer = _deep_update(layer, nested)
+    return layer
 
 
 def read_file(path: Path, what: str, hint: str) -> bytes:
@@ -247,11 +262,12 @@ def _compose(given: SettingsInput) -> tuple[JobSettings, list[Finding]]:
         environ=given.environ,
         flags=_check_keys(given.flags, JobSettings, "command-line flags", "", notes),
     )
-    token = _ACTIVE.set(checked)
+    env_data = _check_keys(environment_layer(given.environ), JobSettings, "the environment (GATHER_*)", "", notes)
+    below = [layer.data for layer in (checked.job_type, checked.file, checked.inline) if layer is not None]
+    merged = _deep_update({}, *below, env_data, checked.flags)
     try:
-        layered = _LayeredSettings(**checked.flags)
+        settings = JobSettings.model_validate(merged)
     except ValidationError as exc:
-        env_data = _EnvSource(_LayeredSettings, given.environ)()
         errors = exc.errors(include_url=False)
         first = errors[0]
         source = _blame(tuple(first["loc"]), checked, env_data)
@@ -261,12 +277,6 @@ def _compose(given: SettingsInput) -> tuple[JobSettings, list[Finding]]:
             else ""
         )
         raise UsageError(f"Invalid setting in {source}: {_describe(first)}{more}.", hint=_hint(first)) from exc
-    except ValueError as exc:  # pydantic-settings' own parse errors (e.g. a bad JSON list in env)
-        raise UsageError(f"Invalid setting: {exc}") from exc
-    finally:
-        _ACTIVE.reset(token)
-    # a plain JobSettings (validated just now), keeping which fields the layers set
-    settings = JobSettings.model_construct(_fields_set=layered.model_fields_set, **dict(layered))
     return settings, notes
 
 
