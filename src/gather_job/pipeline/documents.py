@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gather_job.findings import Findings
+from gather_job.pipeline.component_names import component_names
 from gather_job.pipeline.plan import Plan
 from gather_job.settings.model import JobSettings
 
@@ -18,15 +19,16 @@ _NAMES: dict[int, tuple[weakref.ref[Any], list[str]]] = {}
 def device_names(instrument: Any) -> list[str]:
     """`instrument.get_component_names()` without the instrument_id it appends, walked once per model.
 
-    The walk is the library's (every nested `name`); the merge's and the device checks' questions
-    about one part then cost one walk, and the merged instrument's names are its parts' names.
+    The walk is the library's (every nested `name`; owned in `component_names.py`); the merge's and
+    the device checks' questions about one part then cost one walk, and the merged instrument's names
+    are its parts' names.
     The entry goes when the model does, so a process checking thousands of assets stays flat.
     """
     key = id(instrument)
     hit = _NAMES.get(key)
     if hit is not None and hit[0]() is instrument:
         return hit[1]
-    names: list[str] = instrument.get_component_names()[:-1]  # the library appends instrument_id last
+    names = component_names(instrument)
     _NAMES[key] = (weakref.ref(instrument, lambda _ref: _NAMES.pop(key, None)), names)
     return names
 
