@@ -241,6 +241,14 @@ def test_environment_values_of_lists_and_objects_are_json_and_merge_with_their_p
             r"'data_description_settings.project_nam'.*environment.*project_name",
         ),
         ({"GATHER_IF_EXISTS": "never"}, r"environment \(GATHER_\*\).*if_exists"),
+        (  # the settings' one strict JSON: no key twice, no NaN
+            {"GATHER_DATA_DESCRIPTION_SETTINGS": '{"project_name": "a", "project_name": "b"}'},
+            r"GATHER_DATA_DESCRIPTION_SETTINGS must hold JSON.*repeats keys",
+        ),
+        (
+            {"GATHER_FINDINGS_POLICY": '[{"id": "x", "severity": NaN}]'},
+            r"GATHER_FINDINGS_POLICY must hold JSON.*numbers",
+        ),
     ],
 )
 def test_a_bad_environment_variable_is_named_with_the_fix(environ: dict[str, str], match: str) -> None:

@@ -84,13 +84,13 @@ def _env_value(model: type[BaseModel] | None, path: list[str], value: str, varia
         model = next((t for t in _types(annotation) if issubclass(t, BaseModel)), None)
     if not value or not _takes_json(annotation):
         return value
-    try:
-        return json.loads(value)
-    except ValueError as exc:
+    decoded, problems = strict_json.decode(value, want_object=False)
+    if problems:  # the problem's text, never its excerpt: the value may be a secret
         raise UsageError(
-            f"The environment variable {variable} must hold JSON for '{'.'.join(path)}': {exc}.",
+            f"The environment variable {variable} must hold JSON for '{'.'.join(path)}'; it {problems[0].text}.",
             hint='A list or an object is given as JSON, e.g. \'["ecephys"]\' or \'{"project_name": "P"}\'.',
-        ) from exc
+        )
+    return decoded
 
 
 def _types(annotation: Any) -> list[type[Any]]:
