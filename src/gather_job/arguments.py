@@ -86,7 +86,18 @@ def _add_job_type_source(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+HELP = {
+    "run": "gather the asset and write it (the default command)",
+    "check": "tell what is wrong with an asset folder, before upload; writes nothing",
+    "summary": "combine the JSON Lines results of many-asset checks (e.g. one per shard) into one summary",
+    "job-types": "list or show the job_types an operator has stored, or print the gather task to store",
+    "upgrade": "make a folder of aind-data-schema 1.x files (rig.json, session.json, ...) 2.x, offline",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole grammar, or, given the `command` argv names, that command's in full and the others
+    by name and help only: argparse costs ~0.3 ms an option, and a run needs only its own."""
     parser = _Parser(
         prog="gather-job",
         description="Gather, merge and validate one data asset's aind-data-schema metadata.",
@@ -98,9 +109,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for every error")
     parser.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format on stderr")
     commands = parser.add_subparsers(dest="command", metavar="{run,check,summary,job-types,upgrade}")
+    builders = {"run": _add_run, "check": _add_check, "summary": _add_summary, "upgrade": _add_upgrade}
+    builders["job-types"] = _add_job_types
+    for name in COMMANDS:
+        if command is None or name == command:
+            builders[name](commands)
+        else:
+            commands.add_parser(name, help=HELP[name])
+    return parser
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command `argv` (as `with_default_command` gives it) names, or None (--help, --version)."""
+    i = _after_global_options(argv)
+    return argv[i] if i < len(argv) and argv[i] in COMMANDS else None
+
+
+def _add_run(commands: Any) -> None:
     run = commands.add_parser(
         "run",
-        help="gather the asset and write it (the default command)",
+        help=HELP["run"],
         description="Gather, validate and write one asset's metadata.",
         epilog="example:\n  " + EXAMPLES["run"],
         formatter_class=_Help,
@@ -118,9 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report", help="also write gather_report.json here")
     run.add_argument("--policy", metavar="FILE", help="findings policy: a JSON list of rules (see the README)")
     run.add_argument("-v", "--verbose", action="store_true", help="show notes too in the summary on stderr")
+
+
+def _add_check(commands: Any) -> None:
     check = commands.add_parser(
         "check",
-        help="tell what is wrong with an asset folder, before upload; writes nothing",
+        help=HELP["check"],
         description="Resolve, merge and validate a folder exactly as `run` does and say what the upload "
         "will say; write nothing. Offline, what only the service gives is reported as not checked.",
         epilog="exit codes: 0 no error (anything still open until upload is listed), 2 unusable settings or "
@@ -161,9 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-severity", choices=("error", "warning", "info"), help="show findings from this severity up"
     )
     check.add_argument("-v", "--verbose", action="store_true", help="show notes too (as --min-severity info)")
+
+
+def _add_summary(commands: Any) -> None:
     summary = commands.add_parser(
         "summary",
-        help="combine the JSON Lines results of many-asset checks (e.g. one per shard) into one summary",
+        help=HELP["summary"],
         description="Read the `asset` records of `check --format jsonl` results (files, s3:// keys, or an "
         "s3:// prefix of them) and say what they say together: the exit code, the counts, the assets not clean.",
         epilog="exit codes: 0 every asset clean, 3 some asset has errors, else the worst code of the assets "
@@ -176,10 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary.add_argument("--format", choices=("text", "json"), default="text", help="a table, or one JSON record")
     summary.add_argument("--settings-file", metavar="F", help="settings JSON for S3 (s3_endpoint_url, aws_region, ...)")
-    _add_upgrade(commands)
+
+
+def _add_job_types(commands: Any) -> None:
     job_types = commands.add_parser(
         "job-types",
-        help="list or show the job_types an operator has stored, or print the gather task to store",
+        help=HELP["job-types"],
         description="See the job_type presets (the gather_preliminary_metadata task's job_settings).",
         epilog="example:\n  " + EXAMPLES["job-types"],
         formatter_class=_Help,
@@ -193,14 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
         _add_job_type_source(verb)
         verb.add_argument("--settings-file", metavar="F", help="settings JSON (endpoint, region; show: merged in)")
     _add_template(verbs)
-    return parser
 
 
 def _add_upgrade(commands: Any) -> None:
     """`upgrade`: aind-data-schema 1.x files to 2.x with aind-metadata-upgrader (the `upgrade` extra)."""
     upgrade = commands.add_parser(
         "upgrade",
-        help="make a folder of aind-data-schema 1.x files (rig.json, session.json, ...) 2.x, offline",
+        help=HELP["upgrade"],
         description="Upgrade the 1.x core files of DIR with aind-metadata-upgrader (pip install "
         "'gather-job[upgrade]') in one record, copy DIR's other JSON files, write all into OUT, validate each, "
         "and list what the upgrader filled in or assumed. DIR is never written.",
@@ -236,9 +271,15 @@ def _add_template(verbs: Any) -> None:
 def with_default_command(argv: Sequence[str]) -> list[str]:
     """The pipeline calls `python -m gather_job --job-settings '...'`: that means `run`."""
     args = list(argv)
-    i = 0
-    while i < len(args) and args[i] in ("--debug", "--log-format"):
-        i += 2 if args[i] == "--log-format" else 1
+    i = _after_global_options(args)
     if i < len(args) and args[i] not in COMMANDS and args[i] not in ("-h", "--help", "--version"):
         args.insert(i, "run")
     return args
+
+
+def _after_global_options(args: Sequence[str]) -> int:
+    """Where the command's name is (or belongs) in `args`: after --debug and --log-format FORMAT."""
+    i = 0
+    while i < len(args) and args[i] in ("--debug", "--log-format"):
+        i += 2 if args[i] == "--log-format" else 1
+    return i

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING
 
 from gather_job import schema
-from gather_job.arguments import build_parser, with_default_command
+from gather_job.arguments import build_parser, command_of, with_default_command
 from gather_job.console import stderr_for
 from gather_job.errors import ExitCode, GatherError, InvalidMetadata, UsageError
 
@@ -69,9 +69,10 @@ def main(
     logs); `write_hook` is called before each write step (the crash-safety tests' launcher uses it).
     """
     env = dict(environ) if environ is not None else {}
-    parser = build_parser()
+    arguments = with_default_command(argv or [])
+    parser = build_parser(command_of(arguments))
     try:
-        args = parser.parse_args(with_default_command(argv or []))
+        args = parser.parse_args(arguments)
     except SystemExit as exc:  # --help, --version, or an argparse usage error (exit 2)
         return int(exc.code or 0)
     if args.command is None:
@@ -127,4 +128,25 @@ def _finish(args: argparse.Namespace, outcome: Outcome | None, code: int, err: I
 def entrypoint() -> None:
     """Console script and `python -m gather_job`: the only reader of sys.argv and os.environ."""
     schema.pause_collector()
-    sys.exit(main(sys.argv[1:], environ=os.environ))
+    end_process(main(sys.argv[1:], environ=os.environ))
+
+
+def end_process(code: int) -> None:
+    """Exit with `code` without tearing the interpreter down.
+
+    When `main` returns, every output is written, synced and closed, and the service's threads are
+    abandoned (their answers are no longer wanted). A normal exit would still free aind-data-schema's
+    classes and schemas one by one (~20 ms of a one-asset run's ~1.4 s of CPU) and first wait for
+    each abandoned request to end. Logging and the standard streams are flushed here; if that fails
+    (a reader that closed the pipe), the normal exit runs and reports it as Python always does.
+    """
+    import logging
+
+    logging.shutdown()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    os._exit(int(code))
