@@ -15,6 +15,13 @@ from typing import Any
 from gather_job import __version__
 
 COMMANDS = ("run", "check", "summary", "job-types", "upgrade")
+HELP = {
+    "run": "gather the asset and write it (the default command)",
+    "check": "tell what is wrong with an asset folder, before upload; writes nothing",
+    "summary": "combine the JSON Lines results of many-asset checks (e.g. one per shard) into one summary",
+    "job-types": "list or show the job_types an operator has stored, or print the gather task to store",
+    "upgrade": "make a folder of aind-data-schema 1.x files (rig.json, session.json, ...) 2.x, offline",
+}
 EXAMPLES = {
     "run": "gather-job run --settings-file job_settings.json\n"
     '  python -m gather_job --job-settings \'{"output_dir": "out", "subject_id": "123456", ...}\'',
@@ -86,15 +93,6 @@ def _add_job_type_source(parser: argparse.ArgumentParser) -> None:
     )
 
 
-HELP = {
-    "run": "gather the asset and write it (the default command)",
-    "check": "tell what is wrong with an asset folder, before upload; writes nothing",
-    "summary": "combine the JSON Lines results of many-asset checks (e.g. one per shard) into one summary",
-    "job-types": "list or show the job_types an operator has stored, or print the gather task to store",
-    "upgrade": "make a folder of aind-data-schema 1.x files (rig.json, session.json, ...) 2.x, offline",
-}
-
-
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole grammar, or, given the `command` argv names, that command's in full and the others
     by name and help only: argparse costs ~0.3 ms an option, and a run needs only its own."""
@@ -109,8 +107,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for every error")
     parser.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format on stderr")
     commands = parser.add_subparsers(dest="command", metavar="{run,check,summary,job-types,upgrade}")
-    builders = {"run": _add_run, "check": _add_check, "summary": _add_summary, "upgrade": _add_upgrade}
-    builders["job-types"] = _add_job_types
+    builders = {
+        "run": _add_run,
+        "check": _add_check,
+        "summary": _add_summary,
+        "job-types": _add_job_types,
+        "upgrade": _add_upgrade,
+    }
     for name in COMMANDS:
         if command is None or name == command:
             builders[name](commands)
