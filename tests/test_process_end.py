@@ -2,7 +2,8 @@
 
 What must still hold: every byte written to stdout and stderr reaches the reader, the exit code is
 main's, a thread still waiting on the network does not hold the exit, and a reader that closed the
-pipe gets the exit Python always gave.
+pipe ends it quietly with exit 141 (what a shell shows for a tool stopped by SIGPIPE), in `main`
+as in the last flush.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+
+from tests.fixtures import assets
 
 PRELUDE = "import logging, sys, threading, time\nfrom gather_job.cli import end_process\n"
 
@@ -44,17 +48,42 @@ def test_a_thread_still_waiting_does_not_hold_the_exit() -> None:
     assert time.monotonic() - started < 15
 
 
-def test_a_closed_pipe_exits_as_python_always_did() -> None:
-    """The reader is gone before the buffered output is flushed: exit 120 and Python's own message."""
-    environ = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
-    outcomes = []
-    for end in ("end_process(0)", "sys.exit(0)"):
-        script = PRELUDE + f"sys.stdout.write('x' * 100)\ntime.sleep(1)\n{end}\n"
-        with subprocess.Popen(
-            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ
-        ) as reader:
-            assert reader.stdout is not None and reader.stderr is not None
-            reader.stdout.close()
-            error = reader.stderr.read()
-            outcomes.append((reader.wait(timeout=60), b"BrokenPipeError" in error))
-    assert outcomes[0] == outcomes[1] == (120, True)
+def _closed_early(argv: list[str], environ: dict[str, str], read: int) -> tuple[int, bytes]:
+    """Run `argv`, read `read` bytes of its standard output, close the pipe; (exit code, stderr)."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ) as child:
+        assert child.stdout is not None and child.stderr is not None
+        if read:
+            child.stdout.read(read)
+        child.stdout.close()
+        error = child.stderr.read()
+        return child.wait(timeout=120), error
+
+
+def _buffered() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+
+
+def test_output_still_buffered_when_the_reader_has_gone_ends_quietly() -> None:
+    """The last flush fails (a short `check --format json | head -c 10`); a write inside `main` that
+    fails is `main`'s (test_check_piped_into_head_stops_quietly)."""
+    script = PRELUDE + "time.sleep(0.5)\nsys.stdout.write('x' * 100)\nend_process(0)\n"
+    code, error = _closed_early([sys.executable, "-c", script], _buffered(), read=0)
+    assert (code, error) == (141, b"")
+
+
+def test_any_other_flush_failure_takes_pythons_own_exit() -> None:
+    script = PRELUDE + "sys.stdout.write('x')\nsys.stdout.close()\nend_process(3)\n"
+    done = _run(script)
+    assert done.returncode == 3 and b"Traceback" not in done.stderr
+
+
+def test_check_piped_into_head_stops_quietly(tmp_path: Path) -> None:
+    """`gather-job check --each DIR --format jsonl | head -1`: no traceback, no 'bug', exit 141."""
+    for i in range(6):
+        assets.write_asset(tmp_path / f"asset-{i}", "valid")
+    argv = [sys.executable, "-m", "gather_job", "check", "--each", str(tmp_path), "--offline", "--format", "jsonl"]
+    code, error = _closed_early([*argv, "--jobs", "1"], _buffered(), read=1)
+    text = error.decode()
+    assert code == 141, text
+    assert "Traceback" not in text and "bug" not in text
+    assert text.rstrip().endswith("stopped: standard output was closed by its reader (exit 141); no report written.")

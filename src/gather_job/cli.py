@@ -93,13 +93,15 @@ def main(
     except KeyboardInterrupt:
         err.write("gather-job: interrupted; nothing was written.\n")
         return _finish(args, None, ExitCode.INTERRUPTED, err)
-    except Exception:
-        traceback.print_exc(file=err)
-        err.write(
-            "gather-job: internal error (exit 1): this is a bug in gather-job, not in your metadata. "
-            "Please report it with the traceback above.\n"
-        )
-        return _finish(args, None, ExitCode.BUG, err)
+    except Exception as exc:
+        return _unexpected(args, exc, err)
+    try:
+        return _show(args, outcome, env, err)
+    except BrokenPipeError as exc:
+        return _unexpected(args, exc, err)
+
+
+def _show(args: argparse.Namespace, outcome: Outcome | None, environ: Mapping[str, str], err: IO[str]) -> int:
     if outcome is None:
         return ExitCode.OK
     from gather_job.archive.results import BulkOutcome, verdict
@@ -110,8 +112,48 @@ def main(
         return outcome.exit_code
     from gather_job.commands import show
 
-    show(args, outcome, env, err)
+    show(args, outcome, environ, err)
     return _finish(args, outcome, outcome.exit_code, err)
+
+
+def _unexpected(args: argparse.Namespace, exc: Exception, err: IO[str]) -> int:
+    """An exception nothing expected: a bug (exit 1), unless the reader of standard output went away.
+
+    `gather-job check --each s3://bucket/ --format jsonl | head` closes the pipe after a line; the
+    next write fails, and that is the reader's choice, not a bug: stop quietly, as other tools do.
+    """
+    if isinstance(exc, BrokenPipeError) and reader_gone(sys.stdout):
+        _discard(sys.stdout)
+        return _finish(args, None, ExitCode.OUTPUT_CLOSED, err)
+    traceback.print_exception(exc, file=err)
+    err.write(
+        "gather-job: internal error (exit 1): this is a bug in gather-job, not in your metadata. "
+        "Please report it with the traceback above.\n"
+    )
+    return _finish(args, None, ExitCode.BUG, err)
+
+
+def reader_gone(stream: IO[str] | None) -> bool:
+    """Whether `stream` is a pipe or socket whose reading end is closed (poll reports an error on it)."""
+    import select
+
+    if stream is None:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no descriptor (a test's StringIO), or already closed
+        return False
+
+
+def _discard(stream: IO[str]) -> None:
+    """Point `stream`'s descriptor at /dev/null, so what is still buffered cannot fail again at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _finish(args: argparse.Namespace, outcome: Outcome | None, code: int, err: IO[str]) -> int:
@@ -137,16 +179,22 @@ def end_process(code: int) -> None:
     When `main` returns, every output is written, synced and closed, and the service's threads are
     abandoned (their answers are no longer wanted). A normal exit would still free aind-data-schema's
     classes and schemas one by one (~20 ms of a one-asset run's ~1.4 s of CPU) and first wait for
-    each abandoned request to end. Logging and the standard streams are flushed here; if that fails
-    (a reader that closed the pipe), the normal exit runs and reports it as Python always does.
+    each abandoned request to end. Logging and the standard streams are flushed here. Standard output
+    closed by its reader (`| head`) ends the process quietly with exit 141, as in `main`; any other
+    failure to flush takes the normal exit, which reports it as Python always does.
     """
     import logging
 
     logging.shutdown()
-    try:
-        for stream in (sys.stdout, sys.stderr):
+    for stream in (sys.stdout, sys.stderr):
+        try:
             if stream is not None:
                 stream.flush()
-    except (OSError, ValueError):
-        sys.exit(code)
+        except BrokenPipeError:
+            if stream is not sys.stdout or not reader_gone(stream):
+                sys.exit(code)
+            _discard(stream)
+            code = ExitCode.OUTPUT_CLOSED
+        except (OSError, ValueError):
+            sys.exit(code)
     os._exit(int(code))

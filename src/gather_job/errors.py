@@ -29,6 +29,7 @@ class ExitCode(enum.IntEnum):
     SERVICE = 4
     REFUSED = 5
     INTERRUPTED = 130
+    OUTPUT_CLOSED = 141  # the reader of standard output went away (`| head`): what a shell shows for SIGPIPE
 
 
 class GatherError(Exception):

@@ -26,6 +26,7 @@ VERDICTS = {
     4: "a service failed; retry later (exit 4)",
     5: "output refused (exit 5)",
     130: "interrupted (exit 130)",
+    141: "stopped: standard output was closed by its reader (exit 141)",
 }
 LABELS = {Severity.error: "ERROR", Severity.warning: "WARNING", Severity.info: "note"}
 COLOURS = {Severity.error: "\033[1;31m", Severity.warning: "\033[33m", Severity.info: "\033[2m"}
