@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gather_job.findings import Findings
+from gather_job.pipeline.misnamed import intended
 from gather_job.schema import CORE_FILES, MERGEABLE, file_name
 
 # aind-data-schema 1.x names that 2.x renamed: a common reason for "no acquisition found".
@@ -19,6 +20,13 @@ UPGRADE_HINT = (
     "upgrader guessed; then `gather-job check DIR-v2`. Or export the metadata again with the rig's 2.x tools."
 )
 OUTPUT_ONLY = {"gather_report.json", "metadata.nd.json"}
+# Where a core file comes from when the folder has none (what a misnamed file's author loses).
+FALLBACK = {
+    "subject": "at upload the subject comes from the metadata service (by subject_id)",
+    "procedures": "at upload the procedures come from the metadata service (by subject_id)",
+    "data_description": "at upload it is built from the upload's settings",
+    "instrument": "the instrument comes from the metadata service, and only when instrument_id is set",
+}
 # Rig mappers the reference registers: `<name>.json` becomes the acquisition part `acquisition_<name>.json`.
 MAPPERS = ("fip",)
 
@@ -32,6 +40,7 @@ class Plan:
     ignored_parts: dict[str, list[str]] = field(default_factory=dict)
     legacy: list[str] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
+    misnamed: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (kind, the name meant)
     mapped: dict[str, str] = field(default_factory=dict)  # mapper -> its input file, to become a part
     not_mapped: dict[str, str] = field(default_factory=dict)  # mapper -> why its input is left alone
 
@@ -46,7 +55,8 @@ class Plan:
 def plan_files(names: Iterable[str]) -> Plan:
     """Resolve entries by name, in sorted order, as the reference does but deterministically."""
     plan = Plan()
-    json_names = sorted(n for n in set(names) if n.endswith(".json") and n not in OUTPUT_ONLY)
+    all_names = sorted(set(names))
+    json_names = [n for n in all_names if n.endswith(".json") and n not in OUTPUT_ONLY]
     claimed: set[str] = set()
     for kind in CORE_FILES:
         exact = file_name(kind)
@@ -73,12 +83,15 @@ def plan_files(names: Iterable[str]) -> Plan:
             plan.not_mapped[mapper] = f"{part} is already in the folder, so {source} is not mapped again"
         else:
             plan.mapped[mapper] = source
-    for name in json_names:
-        if name in claimed:
+    for name in all_names:
+        if name in claimed or name in OUTPUT_ONLY:
             continue
+        meant = intended(name)
         if name in LEGACY_NAMES:
             plan.legacy.append(name)
-        else:
+        elif meant is not None:
+            plan.misnamed[name] = meant
+        elif name in json_names:
             plan.unused.append(name)
     return plan
 
@@ -111,5 +124,31 @@ def report(plan: Plan, findings: Findings) -> None:
             )
     for name in plan.unused:
         findings.info("gather.resolve.unused", f"{name} is not a core metadata file; it is left alone.", files=(name,))
+    for name, (kind, meant) in plan.misnamed.items():
+        _misnamed(plan, findings, name, kind, meant)
     for mapper, why in plan.not_mapped.items():
         findings.info("gather.mapper.not_run", f"{why}.", files=(f"{mapper}.json",))
+
+
+def _misnamed(plan: Plan, findings: Findings, name: str, kind: str, meant: str) -> None:
+    """A near miss is a note when the core file itself is there; otherwise the file's content is lost."""
+    core = file_name(kind)
+    if kind in plan.exact:
+        findings.info(
+            "gather.resolve.unused",
+            f"{name} is not read: it looks like {meant}, but files are read by their exact name and {core} is used.",
+            files=(name,),
+        )
+        return
+    if kind in plan.parts:
+        lost = f"It is left out of the {core} merged from {', '.join(plan.parts[kind])}."
+    else:
+        lost = f"Without {core}, {FALLBACK.get(kind, f'the asset gets no {core}')}."
+    findings.warning(
+        "gather.resolve.misnamed",
+        f"{name} looks like {meant} but is not read: the pipeline reads files by their exact name, letter case "
+        f"included. {lost}",
+        files=(name,),
+        hint=f"Rename {name} to {meant} if it is this asset's {kind.replace('_', ' ')} metadata; otherwise move it "
+        "out of the metadata folder.",
+    )
