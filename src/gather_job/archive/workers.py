@@ -34,12 +34,16 @@ class Prefetched:
     entries: list[str]
     data: dict[str, bytes | Exception]
     folders: dict[str, bool]  # modality folder -> empty
+    below: dict[str, list[str]]  # other subfolder -> its names, listed only when the asset holds no metadata
 
     def subfolders(self) -> list[str]:
-        return list(self.folders)
+        return sorted({*self.folders, *self.below})
 
     def is_empty(self, name: str) -> bool:
         return self.folders.get(name, False)
+
+    def names_below(self, name: str) -> list[str]:
+        return self.below.get(name, [])
 
     def location(self, name: str) -> str:
         return self.locations.get(name, name)
@@ -56,13 +60,16 @@ class Prefetched:
 
 def prefetch(settings: JobSettings, clients: Any) -> Prefetched | GatherError:
     """Read an asset's listing and every JSON file; an asset that cannot be listed is its error."""
+    from gather_job.pipeline import nested
     from gather_job.pipeline.modality_folders import present
+    from gather_job.pipeline.plan import plan_files
     from gather_job.storage.folder import open_folder
 
     try:
         folder = open_folder(settings, clients)
         names = folder.names()
         folders = present(folder)
+        below = {name: folder.names_below(name) for name in nested.looked_at(folder, plan_files(names))}
     except GatherError as exc:
         return exc
     data: dict[str, bytes | Exception] = {}
@@ -72,7 +79,7 @@ def prefetch(settings: JobSettings, clients: Any) -> Prefetched | GatherError:
                 data[name] = folder.read(name)
             except Exception as exc:
                 data[name] = exc
-    return Prefetched(folder.label, {n: folder.location(n) for n in data}, names, data, folders)
+    return Prefetched(folder.label, {n: folder.location(n) for n in data}, names, data, folders, below)
 
 
 def check_one(asset: str, settings: JobSettings, folder: Prefetched | GatherError, clients: Any) -> list[str]:

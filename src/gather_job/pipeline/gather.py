@@ -14,7 +14,7 @@ from typing import Any
 
 from gather_job import schema
 from gather_job.findings import Finding, Findings
-from gather_job.pipeline import cross_checks, enrichment, mappers, modality_folders
+from gather_job.pipeline import cross_checks, enrichment, mappers, modality_folders, nested
 from gather_job.pipeline.documents import Gathered
 from gather_job.pipeline.gathering import Gathering
 from gather_job.pipeline.lookups import Lookups
@@ -144,3 +144,4 @@ def _stages(run: Gathering, stage: Callable[[str, str], Any]) -> None:
     with stage("cross_checks", "checking the files against each other"):
         cross_checks.cross_check(run.result)
         modality_folders.check_asset(modality_folders.present(run.folder), run.result)
+        nested.report(run.folder, run.result.plan, run.findings)

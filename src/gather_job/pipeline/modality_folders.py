@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from gather_job.storage.folder import Folder
 
 
-def _abbreviations() -> dict[str, str]:
+def abbreviations() -> dict[str, str]:
     """abbreviation (as written, and lower-cased) -> the abbreviation."""
     from aind_data_schema_models.modalities import Modality
 
@@ -33,7 +33,7 @@ def _abbreviations() -> dict[str, str]:
 
 def present(folder: Folder) -> dict[str, bool]:
     """The folder's modality folders -> whether each is empty (asked only of those, one listing each on S3)."""
-    known = _abbreviations()
+    known = abbreviations()
     return {name: folder.is_empty(name) for name in folder.subfolders() if name in known}
 
 
@@ -71,7 +71,7 @@ def check(
     findings: Findings,
 ) -> None:
     """`folders`: sub-folder name -> whether it is empty; `listed`: the settings' modality_folders."""
-    known = _abbreviations()
+    known = abbreviations()
     present = {known[name]: name for name in folders if name in known}
     empty = {known[name] for name, is_empty in folders.items() if name in known and is_empty}
     for name in listed or ():  # the upload's folders, when the checked folder holds only the metadata

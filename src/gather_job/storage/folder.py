@@ -59,6 +59,8 @@ class Folder(Protocol):
 
     def is_empty(self, name: str) -> bool: ...
 
+    def names_below(self, name: str) -> list[str]: ...
+
 
 def shown_name(name: str) -> str:
     """A name as text that is safe to print and to write as UTF-8: undecodable bytes (surrogate escapes
@@ -130,6 +132,13 @@ class LocalFolder:
             raise UsageError(f"metadata_dir '{self.path}' cannot be listed: permission denied.") from exc
         self._escaped = {shown_name(name): name for name in real if shown_name(name) != name}
         return sorted({shown_name(name) for name in real})
+
+    def names_below(self, name: str) -> list[str]:
+        """A subfolder's entry names, for a hint only: [] when it cannot be listed."""
+        try:
+            return sorted(shown_name(entry.name) for entry in (self.path / self._escaped.get(name, name)).iterdir())
+        except OSError:
+            return []
 
     def subfolders(self) -> list[str]:
         """The names of the folders in it (a modality's data sits in one), as safe text."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gather_job import aws
-from gather_job.errors import UsageError
+from gather_job.errors import GatherError, UsageError
 from gather_job.storage.folder import MAX_BYTES, InputProblem, shown_name
 from gather_job.storage.s3uri import S3Uri
 
@@ -77,6 +77,16 @@ class S3Folder:
     def subfolders(self) -> list[str]:
         """The prefix's sub-prefixes (a modality's data sits under one), from the last listing."""
         return sorted(shown_name(name) for name in self._listing.folders)
+
+    def names_below(self, name: str) -> list[str]:
+        """A sub-prefix's direct children, for a hint only: one listing; [] when it cannot be listed."""
+        if name in self._escaped:
+            return []
+        try:
+            listing = list_children(self.client, S3Uri(self.uri.bucket, self.uri.key(name) + "/"), self.setting)
+        except GatherError:
+            return []
+        return sorted(shown_name(entry) for entry in set(listing.objects) | listing.folders)
 
     def is_empty(self, name: str) -> bool:
         """Whether a sub-prefix holds no object but its own folder marker (`name/`): one small listing."""
