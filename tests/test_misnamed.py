@@ -7,6 +7,8 @@ exact names only and says which near miss it saw, what it means at upload and wh
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,3 +135,20 @@ def test_check_says_which_part_is_left_out_of_the_merge(asset, capsys: pytest.Ca
     assert "WARNING gather.resolve.misnamed Acquisition_b.json looks like acquisition_b.json but is not read" in shown
     assert "left out of the acquisition.json merged from acquisition_a.json" in shown
     assert "fix: Rename Acquisition_b.json to acquisition_b.json" in shown
+
+
+def test_each_checks_an_asset_whose_only_metadata_is_misnamed_or_1x(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "archive"
+    (root / "misnamed").mkdir(parents=True)
+    (root / "misnamed" / "Subject.json").write_text("{}")
+    (root / "legacy").mkdir()
+    (root / "legacy" / "session.json").write_text("{}")
+    (root / "data-only").mkdir()
+    (root / "data-only" / "notes.json").write_text("{}")
+    code = main(["check", "--each", str(root), "--offline", "--format", "jsonl", "--jobs", "1"], environ={})
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    checked = {Path(r["asset"]).name: r["exit_code"] for r in records if r["type"] == "asset"}
+    assert checked == {"legacy": 3, "misnamed": 0}  # 1.x only: an error; misnamed: warned, never skipped unseen
+    ids = {(Path(r["asset"]).name, r["id"]) for r in records if r["type"] == "finding"}
+    assert ("misnamed", "gather.resolve.misnamed") in ids and ("legacy", "gather.resolve.legacy_only") in ids
+    assert code == 3

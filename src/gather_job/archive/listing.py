@@ -22,8 +22,18 @@ SHARD_ENVIRONMENT = ("AWS_BATCH_JOB_ARRAY_INDEX", "SLURM_ARRAY_TASK_ID")
 
 
 def is_core_name(name: str) -> bool:
-    """A name an asset's metadata folder holds: `<kind>.json` or a part `<kind>_*.json`."""
-    return name.endswith(".json") and name.startswith(CORE_FILES)
+    """A name an asset's metadata folder holds: `<kind>.json`, a part `<kind>_*.json`, or one meant as either.
+
+    An asset whose only metadata is aind-data-schema 1.x (`session.json`, `rig.json`) or misnamed
+    (`Subject.json`) is still an asset: checked, it gets the findings that say so, instead of being
+    left out of the run unseen.
+    """
+    if name.endswith(".json") and name.startswith(CORE_FILES):
+        return True
+    from gather_job.pipeline.misnamed import intended
+    from gather_job.pipeline.plan import LEGACY_NAMES
+
+    return name in LEGACY_NAMES or intended(name) is not None
 
 
 @dataclass(frozen=True)
