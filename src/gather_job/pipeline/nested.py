@@ -25,7 +25,7 @@ _SHOWN = 5
 
 def looked_at(folder: Folder, found: Plan) -> list[str]:
     """The subfolders worth a listing: none unless the folder holds no metadata file at all."""
-    if found.exact or found.parts or found.mapped or found.legacy or found.misnamed:
+    if found.meant():
         return []
     known = abbreviations()
     names = [name for name in folder.subfolders() if not name.startswith(".") and name not in known]
@@ -41,11 +41,9 @@ def report(folder: Folder, found: Plan, findings: Findings) -> None:
     """One warning naming the subfolder(s) that hold core files, and the path or command to use."""
     holding: dict[str, list[str]] = {}
     for name in looked_at(folder, found):
-        inner = plan_files(folder.names_below(name))
-        found_below = {*inner.exact.values(), *inner.legacy, *inner.mapped.values()}
-        found_below.update(part for parts in inner.parts.values() for part in parts)
-        if found_below:
-            holding[name] = sorted(found_below)
+        meant = plan_files(folder.names_below(name)).meant()
+        if meant:
+            holding[name] = meant
     label = folder.label.rstrip("/")
     if len(holding) == 1:
         ((name, files),) = holding.items()

@@ -51,6 +51,11 @@ class Plan:
             wanted.extend((kind, name) for name in names)
         return sorted(wanted, key=lambda item: (CORE_FILES.index(item[0]), item[1]))
 
+    def meant(self) -> list[str]:
+        """Every name meant as metadata: read, 1.x, a mapper's input or a near miss (sorted)."""
+        names = {name for _, name in self.inputs()} | {*self.legacy, *self.mapped.values(), *self.misnamed}
+        return sorted(names)
+
 
 def plan_files(names: Iterable[str]) -> Plan:
     """Resolve entries by name, in sorted order, as the reference does but deterministically."""
