@@ -30,6 +30,12 @@ class Severity(enum.Enum):
 
 def short_value(value: Any) -> Any:
     """Keep a finding small and JSON-safe: long or nested values become a truncated JSON string."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        # a huge integer the schema refused would be shown whole (and past 4,300 digits, str() raises)
+        if value.bit_length() > 14_000:
+            return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+        text = str(value)
+        return f"{text[:20]}... (an integer of {len(text.lstrip('-'))} digits)"
     if value is None or isinstance(value, (bool, int, float)):
         return value
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import json
 import logging
 import random
 import socket
@@ -29,6 +28,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
+from gather_job import service_body
 from gather_job.errors import ServiceError
 from gather_job.logs import printable, redact
 
@@ -359,18 +359,10 @@ class MetadataService:
         body = b"".join(chunks)
         if status not in ANSWERS:
             raise ServiceError(
-                f"The metadata service answered HTTP {status} for {shown}: {_detail(body)}.",
+                f"The metadata service answered HTTP {status} for {shown}: {service_body.detail(body)}.",
                 hint="Check metadata_service_url and the endpoint settings.",
             )
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            kind = printable(response.headers.get("Content-Type", "unknown content type"))
-            raise ServiceError(
-                f"The metadata service sent HTTP {status} for {shown} with a body that is not JSON "
-                f"({kind}, {len(body)} bytes: {_snippet(body)!r}).",
-                hint="A proxy or error page may be answering instead of the service; retry later.",
-            ) from exc
+        data = service_body.decode(body, status, shown, response.headers.get("Content-Type"))
         return Answer(shown, status, data, response.headers.get("X-Error-Message"))
 
     @staticmethod
@@ -381,19 +373,6 @@ class MetadataService:
             raise _Retryable("body not complete", deadline=True) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _Retryable(f"connection broke while reading the answer ({_reason(exc)})") from None
-
-
-def _detail(body: bytes) -> str:
-    """The `detail` of a JSON error body, else its first bytes: redacted, control characters escaped."""
-    data = None
-    with contextlib.suppress(UnicodeDecodeError, json.JSONDecodeError):
-        data = json.loads(body)
-    said = data["detail"] if isinstance(data, dict) and "detail" in data else None
-    return _snippet(body) if said is None else printable(redact(str(said)))[:300]
-
-
-def _snippet(body: bytes) -> str:
-    return printable(redact(body[:80].decode("utf-8", "replace")))
 
 
 def _reason(exc: Exception) -> str:

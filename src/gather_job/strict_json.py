@@ -1,6 +1,7 @@
 """Strict JSON, decoded one way for settings, job_types and metadata files alike.
 
-UTF-8 (a BOM is allowed), no duplicate keys, no NaN/Infinity and no number too large for a float,
+UTF-8 (a BOM is allowed), no duplicate keys, no NaN/Infinity, no number too large for a float and no
+integer longer than Python converts (4,300 digits: json.loads raises a bare ValueError, a traceback),
 not nested deeper than Python can walk, and no lone surrogate: JSON lets `\\ud800` stand alone, Python
 decodes it into a str that no UTF-8 writer accepts, so it would pass validation and fail only as the
 outputs are written (a traceback, exit 1); it is an "encoding" problem located at the escape.
@@ -14,16 +15,19 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Kind = Literal["empty", "encoding", "syntax", "too_deep", "duplicate_key", "non_finite", "not_object"]
+Kind = Literal["empty", "encoding", "syntax", "too_deep", "duplicate_key", "non_finite", "too_long", "not_object"]
 _EXCERPT = 72  # characters of the offending line shown around the column
 _ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)  # one escape; `\\\\` is consumed whole
 # What a lone surrogate needs in the text: a \uD800-\uDFFF escape (or, in text handed in as a str, the
 # character itself). Most files have neither, and then the decoded tree is not walked at all.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE_CHAR = re.compile("[\ud800-\udfff]")
+_LONG_INTEGER = re.compile(r"-?[0-9]{%d,}")  # searched for only when json.loads refused one
 _SURROGATE_HINT = (
     "Replace the escape with the character it was meant to be (one outside the Basic Multilingual Plane, "
     "such as an emoji, is written as a pair: \\ud83d\\ude00), or remove it."
@@ -97,6 +101,8 @@ def decode(raw: bytes | str, *, want_object: bool = True) -> tuple[Any, list[Pro
         return None, [Problem("syntax", f"is not valid JSON: {exc.msg} at {where}", where, excerpt=shown)]
     except RecursionError:
         return None, [Problem("too_deep", "is nested too deeply")]
+    except ValueError:  # an integer past sys.get_int_max_str_digits(); the only other ValueError json raises
+        return None, [_long_integer(text)]
     problems: list[Problem] = []
     surrogate = (
         _lone_surrogate(text, value) if _may_hold_surrogate(text, str_given=not isinstance(raw, bytes)) else None
@@ -110,6 +116,34 @@ def decode(raw: bytes | str, *, want_object: bool = True) -> tuple[Any, list[Pro
     if not problems and want_object and not isinstance(value, dict):
         problems.append(Problem("not_object", type(value).__name__))
     return (None if problems else value), problems
+
+
+def _long_integer(text: str) -> Problem:
+    """The integer too long to convert, located (the search runs only after json.loads refused one)."""
+    limit = sys.get_int_max_str_digits() or 4300
+    found = re.compile(_LONG_INTEGER.pattern % (limit + 1)).search(text)
+    offset = found.start() if found else 0
+    digits = len(found.group(0).lstrip("-")) if found else limit + 1
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    shown = f"{found.group(0)[:12]}... ({digits} digits)" if found else f"more than {limit} digits"
+    return Problem(
+        "too_long",
+        f"holds an integer of {digits} digits at line {line} column {column}, longer than the {limit} digits "
+        "a JSON reader in Python accepts",
+        f"line {line} column {column}",
+        values=(shown,),
+        excerpt=excerpt(text, line, column),
+        hint="Correct the value (no metadata field holds a number that long), or write it as a string.",
+    )
+
+
+def lone_surrogate(raw: bytes, value: Any) -> Problem | None:
+    """The first lone surrogate in `value`, decoded from the UTF-8 JSON `raw` by another reader (a
+    service's answer); a search of the bytes first, so an answer without a \\uD8xx escape costs ~nothing."""
+    if _SURROGATE_ESCAPE_BYTES.search(raw) is None:
+        return None
+    return _lone_surrogate(raw.decode("utf-8", "replace"), value)
 
 
 def _may_hold_surrogate(text: str, *, str_given: bool) -> bool:

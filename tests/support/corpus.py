@@ -105,6 +105,7 @@ def _text_edits(raw: bytes) -> Iterator[tuple[str, bytes]]:
     yield "infinity", raw.replace(b'"object_type"', b'"inf_here": -Infinity, "object_type"', 1)
     yield "overflow", raw.replace(b'"object_type"', b'"big": 1e999, "object_type"', 1)
     yield "duplicate-key", raw.replace(b'"object_type"', b'"object_type": "Dup", "object_type"', 1)
+    yield "long-integer", raw.replace(b'"object_type"', b'"big": ' + b"9" * 5000 + b', "object_type"', 1)
     yield "deep", b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
 
 
@@ -158,6 +159,10 @@ SETTINGS_EDITS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("nan", lambda s: json.dumps(s).replace('"subject_id"', '"service_retries": NaN, "subject_id"', 1)),
     ("duplicate-key", lambda s: json.dumps(s).replace('"subject_id"', '"subject_id": "1", "subject_id"', 1)),
     ("deep", lambda s: '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+    (
+        "long-integer",
+        lambda s: json.dumps(s).replace('"subject_id"', '"service_retries": ' + "1" * 5000 + ', "subject_id"', 1),
+    ),
     ("unknown-key", lambda s: json.dumps({**s, "subjectid": "1"})),
     ("unknown-nested-key", lambda s: json.dumps({**s, "data_description_settings": {"projectname": "x"}})),
     ("wrong-bool", lambda s: json.dumps({**s, "raise_if_invalid": "maybe"})),
@@ -200,6 +205,7 @@ CATEGORIES = (
     ("unknown", "unknown key or value"),
     ("huge", "huge value"),
     ("deep", "deeply nested"),
+    ("long-integer", "integer too long to read"),
     ("nan", "NaN/Infinity"),
     ("infinity", "NaN/Infinity"),
     ("overflow", "NaN/Infinity"),

@@ -78,7 +78,7 @@ def done_assets(path: str) -> set[str]:
     for line in lines:
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             continue  # the last line of a killed run may be cut: that asset runs again
         if isinstance(record, dict) and record.get("type") == "asset" and isinstance(record.get("asset"), str):
             done.add(record["asset"])

@@ -199,7 +199,7 @@ def combine(texts: Iterable[str]) -> Tally:
         for line in text.splitlines():
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 continue  # the last line of a killed run may be cut; --resume runs that asset again
             if isinstance(record, dict) and record.get("type") == "asset" and isinstance(record.get("asset"), str):
                 given = record.get("counts")

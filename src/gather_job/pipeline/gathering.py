@@ -141,19 +141,19 @@ class Gathering:
         return rig_time.place(data, self.zone, keys, label, self.findings)
 
     def validate(self, kind: str, label: str, data: Any, *, raw: bytes | None = None) -> Any:
-        """Validate decoded JSON, with naive times placed in the rig's zone.
-
+        """Validate decoded JSON, with naive times placed in the rig's zone (and an acquisition's zone checked).
         With `raw` (a folder file), the dict is validated in place unless naive times must be attached
         (which copies it); without (a service record, passed on as it came when invalid), a copy is.
         Validation rewrites nested object_type values in place, hence the copy.
         """
         keys = rig_time.datetime_keys(schema.model_class(kind))
-        if raw is not None and not rig_time.may_hold_naive(raw, keys):
-            return load.validate(kind, label, data, self.findings)
-        placed = self._wall_clock(data, keys, label)
-        return load.validate(
-            kind, label, placed if placed is not data or raw is not None else copy.deepcopy(data), self.findings
-        )
+        if raw is None or rig_time.may_hold_naive(raw, keys):
+            placed = self._wall_clock(data, keys, label)
+            data = placed if placed is not data or raw is not None else copy.deepcopy(data)
+        model = load.validate(kind, label, data, self.findings)
+        if kind == "acquisition" and model is not None:
+            rig_time.check_start_tz(model, label, self.findings)
+        return model
 
     def keep(self, kind: str, doc: Document) -> None:
         self.result.documents[kind] = doc

@@ -20,6 +20,7 @@ from gather_job.suggest import did_you_mean
 MAX_ERRORS_PER_FILE = 25
 TYPE_HINTS = (
     ("string_", "Write it as a JSON string (in quotes)."),
+    ("int_parsing_size", "The number is far too large for this field; correct it."),
     ("int_", "Use a whole number."),
     ("float_", "Use a number."),
     ("decimal_", "Use a number."),
@@ -74,6 +75,16 @@ def _report(label: str, problem: strict_json.Problem, findings: Findings) -> Non
             files=files,
             value=keys,
             hint="Keep one value per key.",
+        )
+    elif kind == "too_long":
+        findings.error(
+            "gather.file.number_too_long",
+            f"{label} {problem.text}.",
+            files=files,
+            location=problem.location,
+            value=problem.values[0],
+            context=problem.excerpt,
+            hint=problem.hint,
         )
     elif kind == "non_finite":
         findings.error(
@@ -178,15 +189,15 @@ def validate(kind: str, label: str, data: dict[str, Any], findings: Findings) ->
 
 
 def _schema_findings(exc: ValidationError, label: str, data: dict[str, Any], findings: Findings) -> None:
-    errors = exc.errors(include_url=False)
-    for error in errors[:MAX_ERRORS_PER_FILE]:
-        loc = tuple(error["loc"])
-        where = json_path(data, loc)
+    errors = _one_per_place(exc.errors(include_url=False), data)
+    for where, error, others in errors[:MAX_ERRORS_PER_FILE]:
         key = where.rsplit(".", 1)[-1]
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "union_tag_invalid":
-            message = f"unknown object_type {(error.get('ctx') or {}).get('tag')!r}"
+        message = _message(error)
         hint = _hint(error, key)
+        if others:  # every member of a union refused the value's JSON type: one finding saying what each wants
+            message = " or ".join([message, *(_message(e).removeprefix("Input should be ") for e in others)])
+            hints = [h for h in (hint, *(_hint(e, key) for e in others)) if h]
+            hint = ", or ".join([hints[0].rstrip("."), *(h[:1].lower() + h[1:].rstrip(".") for h in hints[1:])]) + "."
         findings.error(
             "gather.schema.invalid",
             f"{label}: {where}: {message}",
@@ -202,6 +213,49 @@ def _schema_findings(exc: ValidationError, label: str, data: dict[str, Any], fin
             files=(label,),
             hint="Fix the ones above first; many may share one cause.",
         )
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    if error["type"] == "union_tag_invalid":
+        return f"unknown object_type {(error.get('ctx') or {}).get('tag')!r}"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _wrong_json_type(error: Mapping[str, Any]) -> bool:
+    """An error that says only "not this JSON type" (a union member the value was never meant for)."""
+    kind = str(error["type"])
+    return kind.endswith("_type") or kind in ("int_parsing", "float_parsing", "bool_parsing")
+
+
+def _one_per_place(
+    errors: Sequence[Mapping[str, Any]], data: dict[str, Any]
+) -> list[tuple[str, Mapping[str, Any], list[Mapping[str, Any]]]]:
+    """(JSON path, error, errors folded into it), one entry per place and value.
+
+    pydantic reports a value every member of a union refuses once per member, at locations that differ
+    only by the member's name, which the JSON path drops: "Mars/Olympus" for an `int | TimeZoneName`
+    field gave "Input should be a valid integer" beside "Invalid timezone name". An error that says
+    only "not this JSON type" is dropped when another at the same place says what is wrong with the
+    value itself; when all of them say only that, they are folded into one ("a valid integer or a valid
+    string"). Errors at different places, or about different values, are all kept, in pydantic's order.
+    """
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for error in errors:
+        where = json_path(data, tuple(error["loc"]))
+        value = error.get("input")
+        same = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else f"@{id(value)}"
+        groups.setdefault((where, same), []).append(error)
+    kept: list[tuple[str, Mapping[str, Any], list[Mapping[str, Any]]]] = []
+    for (where, _), group in groups.items():
+        if len(group) == 1:
+            kept.append((where, group[0], []))
+            continue
+        specific = [e for e in group if not _wrong_json_type(e)]
+        if specific:
+            kept.extend((where, e, []) for e in specific)
+        else:
+            kept.append((where, group[0], group[1:]))
+    return kept
 
 
 def load(kind: str, label: str, raw: bytes, findings: Findings) -> Document:

@@ -332,3 +332,45 @@ def place(data: Any, zone: Zone | None, keys: frozenset[str], label: str, findin
         "or give acquisition_start_time in the settings with its offset.",
     )
     return attach(data, UTC, keys)[0]
+
+
+# UTC offsets in use run from -12 (Baker Island) to +14 (Line Islands) hours
+_OFFSETS_IN_USE = range(-12, 15)
+_ZONE_HINT = (
+    "Set acquisition_start_tz to the rig's UTC offset in whole hours (-7 for PDT) or an IANA name such as "
+    "'America/Los_Angeles', or remove it: it is then taken from acquisition_start_time."
+)
+
+
+def check_start_tz(acquisition: Any, label: str, findings: Findings) -> None:
+    """An `acquisition_start_tz` offset the schema accepts but no clock shows.
+
+    The schema takes any integer (and "+25:00", floored to 25), but its own
+    `Acquisition.acquisition_start_time_local` raises for 24 hours or more, so every reader that shows
+    the local time fails on the file: an error. Inside a day but outside -12..+14 it is a typo: a warning.
+    """
+    value = getattr(acquisition, "acquisition_start_tz", None)
+    if not isinstance(value, int) or isinstance(value, bool) or value in _OFFSETS_IN_USE:
+        return
+    shown = value if value.bit_length() <= 64 else "a huge number"
+    if -24 < value < 24:
+        findings.warning(
+            "gather.time.zone_offset",
+            f"{label}: acquisition_start_tz {shown} is a UTC offset of {value} hours, which no place uses "
+            "(they run from -12 to +14).",
+            files=(label,),
+            location="acquisition_start_tz",
+            value=value,
+            hint=_ZONE_HINT,
+        )
+        return
+    findings.error(
+        "gather.time.zone_offset",
+        f"{label}: acquisition_start_tz {shown} is not a UTC offset: aind-data-schema accepts it, but its own "
+        "acquisition_start_time_local fails on it (an offset must be under 24 hours), and so does every "
+        "reader that shows the acquisition's local time.",
+        files=(label,),
+        location="acquisition_start_tz",
+        value=value,
+        hint=_ZONE_HINT,
+    )

@@ -163,7 +163,7 @@ def parse_json_object(text: str | bytes, source: str) -> dict[str, Any]:
             f"{source} {problem.text}.",
             hint="Check quotes, commas and braces there (a shell may have eaten the quotes of --job-settings).",
         )
-    if problem.kind == "encoding":
+    if problem.kind in ("encoding", "too_long"):
         raise UsageError(f"{source} {problem.text}.", hint=problem.hint or "Save it as UTF-8 text.")
     if problem.kind == "too_deep":
         raise UsageError(f"{source} is nested too deeply to be settings.")

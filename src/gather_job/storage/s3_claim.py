@@ -181,7 +181,7 @@ def read(client: Any, uri: S3Uri) -> Held | None:
         raise UsageError(exc.message, hint=_PERMISSIONS_HINT) from exc
     try:
         says = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         says = {}
     date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
     now = parsedate_to_datetime(date) if date else datetime.now(UTC)
