@@ -107,6 +107,10 @@ def test_every_time_field_of_every_fixture_gives_the_librarys_verdict(tmp_path: 
                 owner.__dict__[field] = moved.date() if type(old) is date else moved
                 ours, library = _both(changed)
                 assert ours == library, f"{name} {path} = {moved}"
+                if ours != "passes":  # and it says where: the file's kind and the path in it
+                    with pytest.raises(time_constraints.Violation) as raised:
+                        time_constraints.check(changed)
+                    assert f".{raised.value.kind}.{raised.value.path}" == path
                 compared += 1
     assert compared > 100  # subject, processing, data streams, epochs, calibrations, maintenance...
 
@@ -138,3 +142,20 @@ def test_a_merged_instruments_devices_are_its_parts_devices(variant: str) -> Non
     union = {name for part in parts for name in device_names(part)}
     assert union == set(merged.get_component_names()) - {merged.instrument_id}
     assert device_names(parts[0]) is device_names(parts[0])  # walked once per model
+
+
+def test_a_time_out_of_range_is_filed_under_its_file_at_its_path(asset, gather, service) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    folder = asset()
+    path = folder / "acquisition_a.json"
+    data = json.loads(path.read_text())
+    data["data_streams"][0]["stream_start_time"] = "2001-01-01T00:00:00+00:00"
+    path.write_text(json.dumps(data))
+    run = gather(folder, service_url=service.url)
+    assert run.code == 3
+    (found,) = [f for f in run.report()["findings"] if f["id"] == "gather.metadata.time_constraints"]
+    assert found["files"][0] == "acquisition.json (merged)"
+    assert found["location"] == "data_streams[0].stream_start_time"
+    assert found["message"].startswith("The asset as a whole is invalid: Field 'stream_start_time' with value 2001")
+    assert "acquisition.json (merged) must lie between" in found["hint"]

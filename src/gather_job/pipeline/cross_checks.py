@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gather_job.findings import Findings
-from gather_job.pipeline import asset_rules, devices
+from gather_job.pipeline import asset_rules, devices, time_constraints
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.pipeline.library_notices import capture
 
@@ -163,6 +163,17 @@ def check_metadata(
                     continue
             try:
                 validator(asset)
+            except time_constraints.Violation as exc:
+                label = labels.get(exc.kind, f"{exc.kind}.json")
+                findings.error(
+                    "gather.metadata.time_constraints",
+                    f"The asset as a whole is invalid: {exc}",
+                    files=(label, *(f for f in files if f != label)),
+                    location=exc.path,
+                    hint=f"Times in {label} must lie between the acquisition's start and end (aind-data-schema's "
+                    "Metadata check). Correct that time, its UTC offset (a time without one is read as the rig's "
+                    "clock), or the acquisition's start and end times.",
+                )
             except (ValueError, AttributeError, TypeError) as exc:
                 findings.error(
                     f"gather.metadata.{validator_name.removeprefix('validate_')}",

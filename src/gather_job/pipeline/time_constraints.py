@@ -20,6 +20,24 @@ _LEAVES = frozenset({str, int, float, bool, type(None), datetime, date, bytes})
 _FIELDS: dict[type, dict[str, tuple[Any, ...]]] = {}  # class -> its TimeValidation fields and their rules
 
 
+class Violation(ValueError):
+    """The library's message, and where the value is: the core file's kind and the JSON path in it.
+
+    The library's error names only the field; an asset has dozens of `stream_start_time`s. The walk
+    keeps no path (it is the whole-asset check's largest cost at 100x): the path is found afterwards,
+    by looking for the object that broke the rule, only when one did.
+    """
+
+    def __init__(self, message: str, kind: str, path: str) -> None:
+        super().__init__(message)
+        self.kind, self.path = kind, path
+
+
+class _Broken(Exception):
+    def __init__(self, error: ValueError, holder: Any, name: str) -> None:
+        self.error, self.holder, self.name = error, holder, name
+
+
 def check(metadata: Any) -> None:
     """Raise ValueError as `Metadata.validate_time_constraints` would, on a constructed Metadata (or
     anything with its core-file attributes, such as `asset_rules.Asset`)."""
@@ -56,16 +74,44 @@ def check(metadata: Any) -> None:
             for name, value in values.items():
                 if value and name in fields:
                     for rule in fields[name]:
-                        _validate_time_constraint(value, rule, start, end, name)
+                        try:
+                            _validate_time_constraint(value, rule, start, end, name)
+                        except ValueError as exc:
+                            raise _Broken(exc, data, name) from None
         for name, value in values.items():
             if name == "object_type" or type(value) in _LEAVES or callable(value):
                 continue
             walk(value)
 
-    walk(acquisition)
-    for part in (metadata.processing, metadata.subject):
-        if part:
+    parts = (("acquisition", acquisition), ("processing", metadata.processing), ("subject", metadata.subject))
+    for kind, part in parts:
+        if not part:
+            continue
+        try:
             walk(part)
+        except _Broken as broken:
+            where = _path_to(part, broken.holder)
+            path = f"{where}.{broken.name}" if where else broken.name
+            raise Violation(str(broken.error), kind, path) from broken.error
+
+
+def _path_to(root: Any, target: Any, path: str = "") -> str | None:
+    """The JSON path from `root` to the object `target` ("" for root itself), None when it is not there.
+    It steps where the walk steps (past leaves, callables and object_type), so it ends where the walk does."""
+    if root is target:
+        return path
+    if isinstance(root, list):
+        for index, item in enumerate(root):
+            if (found := _path_to(item, target, f"{path}[{index}]")) is not None:
+                return found
+        return None
+    values = getattr(root, "__dict__", None) if type(root) not in _LEAVES and root else None
+    for name, value in (values or {}).items():
+        if name == "object_type" or type(value) in _LEAVES or callable(value):
+            continue
+        if (found := _path_to(value, target, f"{path}.{name}" if path else name)) is not None:
+            return found
+    return None
 
 
 def _time_fields(data: Any, time_validation: type[Enum]) -> dict[str, tuple[Any, ...]]:
