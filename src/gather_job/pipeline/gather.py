@@ -22,6 +22,7 @@ from gather_job.pipeline.plan import Plan
 from gather_job.progress import Progress
 from gather_job.service import MetadataService, RetryPolicy
 from gather_job.settings.model import JobSettings
+from gather_job.storage import earlier_run
 from gather_job.storage.folder import Folder, open_folder
 
 
@@ -117,7 +118,11 @@ def _model_kinds(plan: Plan) -> list[str]:
 def _stages(run: Gathering, stage: Callable[[str, str], Any]) -> None:
     """The stages in order; each is timed (the report's `timings_s`) and shown as progress."""
     with stage("resolve", f"listing {run.folder.label}"):
-        run.plan()
+        names = run.folder.names()
+        # a rerun in the staging folder: what the earlier run wrote there is output, not input
+        replacing = not run.check_only and earlier_run.writes_where_it_reads(run.s.output_dir, run.s.source_dir)
+        run.plan(names, earlier_run.outputs_in(run.folder, names, run.findings) if replacing else frozenset())
+        run.uploaded = run.check_only and earlier_run.is_finished(names, run.folder.label, run.s)
         run.start_requests()
     with stage("import_models", "loading aind-data-schema's models"):
         schema.import_models(_model_kinds(run.result.plan))

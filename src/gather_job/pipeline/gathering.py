@@ -25,7 +25,6 @@ from gather_job.pipeline import (
     service_answers,
     subject_files,
 )
-from gather_job.pipeline.data_description import Listing
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.pipeline.lookups import Lookups
 from gather_job.settings.model import JobSettings
@@ -43,14 +42,15 @@ class Gathering:
         self.lookups = lookups
         self.findings = findings
         self.check_only = check_only
+        self.uploaded = False  # `check` of a gathered or uploaded asset: files final (`earlier_run.is_finished`)
         self.result = Gathered(settings, findings, plan.Plan(), folder_label=folder.label)
         self.mapper_inputs: dict[str, Any] = {}
         self.zone: rig_time.Zone | None = None
         self.result.service_calls = lookups.calls
 
     # -- names and early requests, before any model import ---------------------------------------
-    def plan(self) -> None:
-        self.result.plan = plan.plan_files(self.folder.names())
+    def plan(self, names: list[str], earlier_outputs: frozenset[str] = frozenset()) -> None:
+        self.result.plan = plan.plan_files(n for n in names if n not in earlier_outputs)
         plan.report(self.result.plan, self.findings)
 
     def start_requests(self) -> None:
@@ -214,8 +214,8 @@ class Gathering:
                 self._from_service("subject", self.lookups.answer("subject"), subject_id, required=True)
         procedures = self.lookups.answer("procedures")
         in_folder = self.result.documents.get("procedures")
-        uploaded = self.folder.label.startswith("s3://")  # an uploaded asset's procedures.json is final
-        if in_folder is not None and self.check_only and not self.lookups.online and not uploaded:
+        final = self.uploaded or self.folder.label.startswith("s3://")  # an uploaded procedures.json is final
+        if in_folder is not None and self.check_only and not self.lookups.online and not final:
             self.result.unchecked.add("service_procedures")
             self.findings.info(
                 "gather.resolve.not_checked",
@@ -288,6 +288,9 @@ class Gathering:
         parts.append(record)
 
     def _missing(self, kind: str, subject_id: str | None, required: bool) -> None:
+        if self.uploaded:
+            self._not_uploaded(kind, Severity.error if required else Severity.warning)
+            return
         if self.check_only and not self.lookups.online:
             self.result.unchecked.add(kind)
             self.findings.info(
@@ -306,6 +309,15 @@ class Gathering:
             f"No {kind}.json: it is not in the folder and {why}.",
             files=(f"{kind}.json",),
             hint=f"Put {kind}.json in the metadata folder" + (" or set subject_id" if online else "") + ".",
+        )
+
+    def _not_uploaded(self, kind: str, severity: Severity) -> None:
+        self.findings.add(
+            "gather.resolve.missing",
+            severity,
+            f"No {kind}.json in the uploaded asset {self.folder.label}: an upload's files are final, so it lacks it.",
+            files=(f"{kind}.json",),
+            hint=f"Gather the asset again (gather-job run writes {kind}.json), or upload the file itself.",
         )
 
     # -- rig mappers, enrichment, data_description -------------------------------------------------------
@@ -356,6 +368,9 @@ class Gathering:
         if "data_description" in self.result.documents:
             return
         dd = self.s.data_description_settings
+        if self.uploaded:
+            self._not_uploaded("data_description", Severity.error)
+            return
         if self.check_only and not dd.project_name and not dd.modalities:
             self.result.unchecked.add("data_description")
             self.findings.info(
@@ -365,29 +380,14 @@ class Gathering:
                 files=("data_description.json",),
             )
             return
-        funding = self._listing("funding", dd.funding_source)
-        people = self._listing("investigators", dd.investigators)
-        self.keep("data_description", data_description.build(self.s, subject_id, start, funding, people, self.findings))
-
-    def _listing(self, what: str, given: list[dict[str, Any]] | None) -> Listing:
-        if given is not None:
-            return Listing(given, "data_description_settings")
-        got = self.lookups.answer(what)
-        if got is None and self.check_only and not self.lookups.online:
-            self.result.unchecked.add(what)
-            self.findings.info(
-                "gather.resolve.not_checked",
-                f"data_description_settings has no {what}: at upload they come from the metadata service "
-                "(not checked offline).",
-                files=("data_description.json",),
-                location="funding_source" if what == "funding" else what,
+        at_desk = self.check_only and not self.lookups.online
+        funding, people = (
+            service_answers.listing_for(
+                what, given, self.lookups, self.result.unchecked, self.findings, at_desk=at_desk
             )
-            return Listing(None, "not checked offline", unseen=True)
-        if got is None:
-            reason = "the job is offline" if not self.lookups.online else "no project_name is set"
-            return Listing(None, f"{reason}, and data_description_settings has no {what}")
-        key, answer = got
-        return service_answers.listing(what, key, answer)
+            for what, given in (("funding", dd.funding_source), ("investigators", dd.investigators))
+        )
+        self.keep("data_description", data_description.build(self.s, subject_id, start, funding, people, self.findings))
 
 
 def _naive(value: Any) -> bool:

@@ -19,7 +19,7 @@ UPGRADE_HINT = (
     "DIR-v2` (needs `pip install 'gather-job[upgrade]'`) writes the 2.x files into DIR-v2 and lists what the "
     "upgrader guessed; then `gather-job check DIR-v2`. Or export the metadata again with the rig's 2.x tools."
 )
-OUTPUT_ONLY = {"gather_report.json", "metadata.nd.json"}
+OUTPUT_ONLY = {"gather_report.json", "metadata.nd.json", ".gather-job-writing.json"}  # earlier_run.MARKER
 # Where a core file comes from when the folder has none (what a misnamed file's author loses).
 FALLBACK = {
     "subject": "at upload the subject comes from the metadata service (by subject_id)",

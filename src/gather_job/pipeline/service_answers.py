@@ -7,9 +7,12 @@ validate or a finding that quotes the service.
 
 from __future__ import annotations
 
+from typing import Any
+
 from gather_job.findings import Findings, Severity
 from gather_job.pipeline.data_description import Listing, dedupe_people
 from gather_job.pipeline.documents import Document
+from gather_job.pipeline.lookups import Lookups
 from gather_job.service import Answer
 
 
@@ -53,8 +56,41 @@ def document(kind: str, key: str, answer: Answer, findings: Findings, *, require
     return None
 
 
+def listing_for(
+    what: str,
+    given: list[dict[str, Any]] | None,
+    lookups: Lookups,
+    unchecked: set[str],
+    findings: Findings,
+    *,
+    at_desk: bool,
+) -> Listing:
+    """Funding or investigators: the settings' own, else the service's answer, else why there is none."""
+    if given is not None:
+        return Listing(given, "data_description_settings")
+    got = lookups.answer(what)
+    if got is None and at_desk:
+        unchecked.add(what)
+        findings.info(
+            "gather.resolve.not_checked",
+            f"data_description_settings has no {what}: at upload they come from the metadata service "
+            "(not checked offline).",
+            files=("data_description.json",),
+            location="funding_source" if what == "funding" else what,
+        )
+        return Listing(None, "not checked offline", unseen=True)
+    if got is None:
+        reason = "the job is offline" if not lookups.online else "no project_name is set"
+        return Listing(None, f"{reason}, and data_description_settings has no {what}")
+    key, answer = got
+    return listing(what, key, answer)
+
+
 def listing(what: str, project: str, answer: Answer) -> Listing:
     """Funding or investigators from an answer; an empty Listing's origin says what the service said."""
+    if answer.status == 200 and not isinstance(answer.body, list):
+        shown = "null" if answer.body is None else type(answer.body).__name__.replace("dict", "object")
+        return Listing(None, f"the metadata service sent a JSON {shown} for {what}, not a list ({answer.url})")
     if answer.status == 200 and isinstance(answer.body, list):
         items = [item for item in answer.body if isinstance(item, dict)]
         if what == "investigators":

@@ -54,6 +54,8 @@ def check_run(settings: JobSettings) -> None:
     if output is not None:
         source = _local(settings.metadata_dir, "metadata_dir")
         _check_output_dir(output, source)
+    elif settings.output_dir and settings.metadata_dir:
+        _check_output_prefix(settings.output_dir, settings.metadata_dir)
     if settings.report:
         check_copy(settings.report, "report", settings, read=[(settings.job_type_source, "job_type_source file")])
 
@@ -188,6 +190,28 @@ def _check_output_dir(output: Path, source: Path | None) -> None:
                 hint="Read the metadata from the asset's folder itself, or copy the files elsewhere first.",
             )
     _writable(output, "output_dir", str(output))
+
+
+def _check_output_prefix(output_dir: str, metadata_dir: str) -> None:
+    """The local rules for two S3 prefixes: the output is the input prefix or outside it, and the input
+    is not where the output keeps the originals (a run there deleted input objects as stale copies)."""
+    output, source = s3uri.location(output_dir, "output_dir"), s3uri.location(metadata_dir, "metadata_dir")
+    if output is None or source is None or output.bucket != source.bucket or output == source:
+        return
+    if output.prefix.startswith(source.prefix):
+        raise UsageError(
+            f"output_dir '{output}' is inside metadata_dir '{source}': the outputs would become part of the "
+            "input prefix (the next run would find them there) and be uploaded with it twice.",
+            hint="Set output_dir to metadata_dir itself (the pipeline's way: the files are written into it and "
+            f"the inputs kept under {ORIGINALS}/), or to a prefix outside it.",
+        )
+    kept = f"{output.prefix}{ORIGINALS.split('/')[0]}/"
+    if source.prefix.startswith(kept):
+        raise UsageError(
+            f"metadata_dir '{source}' is inside '{output.url(ORIGINALS.split('/')[0])}/', where the run keeps "
+            "copies of its input files, replacing and deleting what is there.",
+            hint="Read the metadata from the asset's prefix itself, or copy the objects elsewhere first.",
+        )
 
 
 def _writable(path: Path, setting: str, value: str) -> None:

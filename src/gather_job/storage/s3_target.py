@@ -1,6 +1,7 @@
 """Writing the gathered files under an S3 prefix, with checksums, the report last, one run at a time.
 
-A prefix holds an asset when `{prefix}gather_report.json` exists (the local rule). The report is
+A prefix holds an asset when `{prefix}gather_report.json` says its run wrote its files (the local rule,
+`earlier_run.holds_asset`: a report-only invalid run's report does not count). The report is
 always the last object written, so a prefix without it is known to be incomplete, and a rerun with
 the default policy completes it.
 
@@ -39,7 +40,7 @@ from typing import Any
 
 from gather_job import aws
 from gather_job.errors import OutputRefused, ServiceError
-from gather_job.storage import s3_claim
+from gather_job.storage import earlier_run, s3_claim
 from gather_job.storage.s3_folder import list_children
 from gather_job.storage.s3uri import S3Uri
 from gather_job.storage.target import ORIGINALS, OUR_FILES, REPORT_NAME, Hook, Originals, proceed
@@ -99,6 +100,7 @@ class S3Target:
         self.part_size = part_size
         self.lease_s, self.wait_s, self.poll_s = lease_s, wait_s, poll_s
         self._existing: set[str] | None = None
+        self._report_says: dict[str, bool] = {}  # the earlier report's ETag -> does it mark a complete asset
         self._claim: s3_claim.Claim | None = None
         self._announced: str | None = None  # the first step, announced to the hook before the claim
 
@@ -111,9 +113,27 @@ class S3Target:
             self._existing = set(list_children(self.client, self.uri, "output_dir").objects)
         return self._existing
 
+    def _holds(self, etag: str | None) -> bool:
+        """Whether the report there (this ETag, None: none) marks a complete asset (`earlier_run.holds_asset`)."""
+        if etag is None:
+            return False
+        if etag not in self._report_says:
+            with aws.translated("reading the earlier report", self.uri.url(REPORT_NAME), permission="s3:GetObject"):
+                try:
+                    raw = self.client.get_object(Bucket=self.uri.bucket, Key=self.uri.key(REPORT_NAME))["Body"].read()
+                except aws.NotFound:
+                    raw = None  # deleted since the listing: whatever was there is gone
+            self._report_says[etag] = raw is not None and earlier_run.holds_asset(raw)
+        return self._report_says[etag]
+
     def prepare(self) -> bool:
         """Apply `if_exists` before any work; False means skip (exit 0 without writing)."""
-        return proceed(REPORT_NAME in self._names_there(), self.policy, str(self.uri))
+        return proceed(self._holds(self._report_etag()), self.policy, str(self.uri))
+
+    def _report_etag(self) -> str | None:
+        if REPORT_NAME not in self._names_there():
+            return None
+        return self._listing().get(REPORT_NAME, "")
 
     def write(
         self,
@@ -130,7 +150,7 @@ class S3Target:
         """
         names = [name for name in sorted(files) if self.uri.url(name) not in inputs]
         kept = {f"{ORIGINALS}/{name}": originals[name] for name in sorted(originals)}
-        if invalid and REPORT_NAME in self._names_there():
+        if invalid and self._holds(self._report_etag()):
             return []  # a complete asset is never touched by an invalid run: nothing to write, nothing to claim
         # the hook hears of the first step before the claim is taken: taking it is part of that step
         self._announced = self._first_step(names, list(kept))
@@ -145,7 +165,7 @@ class S3Target:
             self._claim = None
 
     def _first_step(self, names: list[str], kept: list[str]) -> str:
-        if REPORT_NAME in self._names_there() and self.policy != "error":
+        if REPORT_NAME in self._names_there() and (self.policy != "error" or not self._holds(self._report_etag())):
             return f"delete:{REPORT_NAME}"
         return f"put:{[*names, *kept, REPORT_NAME][0]}"
 
@@ -160,15 +180,17 @@ class S3Target:
         invalid: bool,
     ) -> list[str]:
         there = self._listing()  # under the claim: what is there now decides
-        holds = REPORT_NAME in there
+        holds = self._holds(there.get(REPORT_NAME))
         ours = {name for name in there if _is_ours(name) and self.uri.url(name) not in inputs}
+        if not holds:
+            ours.discard(REPORT_NAME)  # a report-only (invalid) run's: nothing of an unfinished run to refuse
         if invalid and holds:
             return []  # a complete asset (perhaps completed meanwhile) is never touched by an invalid run
         if self.policy == "error" and ours:
             raise self._refusal(ours, [*names, *kept, REPORT_NAME], holds)
         if not proceed(holds, self.policy, str(self.uri)):
             return []  # skip: another run completed it while this one gathered
-        if holds:
+        if REPORT_NAME in there:
             self._delete(REPORT_NAME, there[REPORT_NAME])  # until the new report lands, visibly incomplete
         written: dict[str, str] = {}
         for name in names:

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from gather_job.errors import OutputRefused, UsageError
 from gather_job.schema import CORE_FILES, file_name
-from gather_job.storage import atomic, s3uri
+from gather_job.storage import atomic, earlier_run, s3uri
 
 if TYPE_CHECKING:
     from gather_job.aws import Clients
     from gather_job.settings.model import JobSettings
 
-REPORT_NAME = "gather_report.json"
+REPORT_NAME = earlier_run.REPORT_NAME
 OUR_FILES = frozenset({file_name(kind) for kind in CORE_FILES} | {REPORT_NAME})
 ORIGINALS = "original_metadata/uploaded_json"  # where the input files are kept, as the reference keeps them
 Hook = Callable[[str], None]
@@ -58,8 +58,14 @@ def open_target(settings: JobSettings, clients: Clients, hook: Hook | None = Non
 
 
 def holds_asset(target: Path) -> bool:
-    """A folder holds an asset when a previous gather completed there (its report is the marker)."""
-    return (target / REPORT_NAME).is_file()
+    """A folder holds an asset when a previous gather wrote its files there (`earlier_run.holds_asset`)."""
+    report = target / REPORT_NAME
+    if not report.is_file():
+        return False
+    try:
+        return earlier_run.holds_asset(report.read_bytes())
+    except OSError:
+        return True  # a report that cannot be read: nothing to tell, so the result is left alone
 
 
 def proceed(holds: bool, policy: str, label: str) -> bool:
@@ -162,7 +168,12 @@ def _write_into(
     atomic.remove_dead_temporaries(target)
     if kept.is_dir():
         atomic.remove_dead_temporaries(kept)
-    stale = target / REPORT_NAME
+    stale, marker = target / REPORT_NAME, target / earlier_run.MARKER
+    if inputs:  # the input folder itself: which files are outputs must outlive the old report (a rerun reads it)
+        known = earlier_run.known_outputs(_bytes_of(stale), _bytes_of(marker))
+        atomic.replace(
+            marker, earlier_run.marker_bytes(known, [n for n in files if (target / n).resolve() not in inputs])
+        )
     if stale.exists():
         pause("unlink-report")
         stale.unlink()  # until the new report lands, the folder is visibly incomplete
@@ -189,5 +200,13 @@ def _write_into(
     final_report = report() if callable(report) else report  # built now: it lists what was written
     atomic.replace(target / REPORT_NAME, final_report, before_rename=functools.partial(pause, f"replace:{REPORT_NAME}"))
     written.append(REPORT_NAME)
+    marker.unlink(missing_ok=True)  # the report now lists what this run wrote
     atomic.fsync_dir(target)
     return written
+
+
+def _bytes_of(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
