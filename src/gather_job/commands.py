@@ -239,7 +239,7 @@ def _keep_assets(args: argparse.Namespace, assets: list[str], clients: Any) -> l
 
 def check_assets(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], err: IO[str]) -> Any:
     """`check` over many assets: JSON Lines per asset, a summary, and (text) a table of the assets not clean."""
-    from gather_job.archive import listing, results, workers
+    from gather_job.archive import listing, results, sources, workers
     from gather_job.aws import Clients
 
     if args.from_file == "-" and args.settings_file == "-":
@@ -251,8 +251,10 @@ def check_assets(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO
     if args.shard:
         shard = listing.parse_shard(args.shard, environ)
         assets = [a for a in assets if shard.takes(a)]
+    if sources.same_results(args.resume, args.output):
+        args.resume = args.output  # one file named two ways (./r.jsonl, r.jsonl): resumed, then appended to
     if args.resume:
-        done = listing.done_assets(args.resume)
+        done = listing.done_assets(args.resume, clients)
         assets = [a for a in assets if a not in done]
     assets = _keep_assets(args, assets, clients)
     if args.format == "text" and not args.output:  # the table says it; the JSON Lines only with --output

@@ -8,7 +8,6 @@ earlier run's results already hold (a run killed at asset 40,000 of 50,000 goes 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,23 +65,15 @@ def parse_shard(text: str, environ: Mapping[str, str]) -> Shard:
     return Shard(index, count)
 
 
-def done_assets(path: str) -> set[str]:
-    """The assets an earlier run's JSON Lines results already hold (their `asset` records)."""
-    done: set[str] = set()
-    try:
-        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        return done  # nothing done yet: the first run of a resumable job
-    except OSError as exc:
-        raise UsageError(f"--resume {path} cannot be read: {exc.strerror or exc}.") from exc
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):
-            continue  # the last line of a killed run may be cut: that asset runs again
-        if isinstance(record, dict) and record.get("type") == "asset" and isinstance(record.get("asset"), str):
-            done.add(record["asset"])
-    return done
+def done_assets(path: str, clients: Any = None) -> set[str]:
+    """The assets an earlier run's JSON Lines results already hold (their `asset` records), local or on S3.
+
+    Only records `summary` would count: a hand-edited record it skips is run again, not trusted.
+    """
+    from gather_job.archive import results, sources
+
+    text = sources.read_resume(path, clients)
+    return {found[0] for found in results.asset_records(text) if found is not None}
 
 
 def children(parent: str, clients: Any) -> list[str]:
@@ -110,35 +101,81 @@ def children(parent: str, clients: Any) -> list[str]:
     return sorted(found)
 
 
+def literal(candidate: str) -> tuple[str, str] | None:
+    """The bucket and prefix an `s3://` path names as S3 keeps it (keys are literal); None if not s3://.
+
+    `s3uri.parse` refuses or normalises some prefixes S3 holds (`bad\\x1b[31m/`, `./`, `/`, `x//`):
+    listing the literal prefix says whether such a child holds metadata at all.
+    """
+    if not candidate.startswith(SCHEME):
+        return None
+    bucket, _, prefix = candidate[len(SCHEME) :].partition("/")
+    return bucket, prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+def literal_problem(asset: str) -> UsageError | None:
+    """Why an `s3://` asset cannot be checked as the prefix it names: `s3://b//` or `s3://b/x//`.
+
+    A key that starts with '/' or holds '//' is kept literally by S3, but gather-job would read
+    the normalised prefix (the bucket's root, `x/`) in its place: another folder, so the asset would
+    pass unseen. It gets its own record instead. (Names `s3uri.parse` refuses outright need nothing
+    here: the asset's check says why, as `check PATH` alone does.)
+    """
+    from gather_job.storage import s3uri
+
+    named = literal(asset)
+    try:
+        uri = s3uri.location(asset, "metadata_dir")
+    except UsageError:
+        return None
+    if named is None or uri is None or named[1] == uri.prefix:
+        return None
+    return UsageError(
+        f"{s3uri.shown_url(asset)} is the S3 prefix '{s3uri.shown_url(named[1])}' (a key starting with '/' or "
+        f"holding '//'), which gather-job would read as '{uri}', another folder, so it is not checked.",
+        hint="Copy its objects to a prefix without the empty segment (for example with a script that renames "
+        "the keys), then check that prefix.",
+    )
+
+
 def holding_metadata(candidates: list[str], clients: Any, threads: int = 16) -> list[str]:
     """The candidates that hold core metadata files (the assets), in order: one small listing each.
 
     Run after sharding and --resume, so each array task lists only its own share; on S3 the
-    listings overlap (threads), as each is a round trip of a few tens of milliseconds.
+    listings overlap (threads), as each is a round trip of a few tens of milliseconds, no more
+    threads than the S3 client keeps connections (more would open and drop one per listing).
+    A candidate that cannot be listed is kept: its check reports the problem as that asset's own
+    record, where one odd child would otherwise stop the whole archive.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from gather_job import aws
+    from gather_job.errors import GatherError
     from gather_job.storage import s3uri
 
+    client: Any = clients.s3() if any(literal(c) for c in candidates) else None  # made once, before the threads
+
     def holds(candidate: str) -> bool:
-        uri = s3uri.location(candidate, "--each")
-        if uri is None:
+        named = literal(candidate)
+        if named is None:
             try:
                 return any(is_core_name(entry.name) for entry in Path(candidate).iterdir())
             except OSError:
                 return True  # unreadable: checked, so the problem is reported for that asset
-        from gather_job import aws
-
-        client = clients.s3()
-        with aws.translated("listing", candidate, permission=f"s3:ListBucket on {uri.bucket}"):
-            pages = client.get_paginator("list_objects_v2").paginate(
-                Bucket=uri.bucket, Prefix=uri.prefix, Delimiter="/"
-            )
-            return any(
-                is_core_name(str(item["Key"])[len(uri.prefix) :]) for page in pages for item in page.get("Contents", [])
-            )
+        bucket, prefix = named
+        try:
+            s3uri.parse(f"{SCHEME}{bucket}/", "--each")  # a bucket name botocore would refuse with a traceback
+            with aws.translated("listing", candidate, permission=f"s3:ListBucket on {bucket}"):
+                pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+                return any(
+                    is_core_name(str(item["Key"])[len(prefix) :]) for page in pages for item in page.get("Contents", [])
+                )
+        except (GatherError, aws.NotFound):
+            return True  # checked, so the problem is reported for that asset
 
     if not candidates:
         return []
-    with ThreadPoolExecutor(max_workers=min(threads, len(candidates))) as pool:
+    pool_size = getattr(getattr(getattr(client, "meta", None), "config", None), "max_pool_connections", None)
+    workers = min(threads, len(candidates), pool_size if isinstance(pool_size, int) and pool_size > 0 else threads)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         return [candidate for candidate, keep in zip(candidates, pool.map(holds, candidates), strict=True) if keep]

@@ -2,12 +2,59 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from gather_job.archive.sources import read_results as read_results
 from gather_job.errors import ExitCode, UsageError
+
+ASSET_CODES = frozenset(int(code) for code in ExitCode)
+SEVERITIES = ("error", "warning", "info")
+MOST_FINDINGS = 2**53  # the largest count any JSON reader holds exactly; sums of such never reach str()'s limit
+Record = tuple[str, int, dict[str, int]]
+
+
+def _whole(value: object) -> bool:
+    return type(value) is int and 0 <= value <= MOST_FINDINGS  # `type(...) is int`: true and false are not counts
+
+
+def asset_record(record: object) -> Record | None:
+    """(asset, exit_code, counts) of an `asset` record as this tool writes it; None for anything else.
+
+    Results files are edited, concatenated and passed around: an exit code of 1e400 (a float that
+    int() cannot hold), 256 (an exit status no shell sees) or -1 must not decide a summary's exit.
+    """
+    if not isinstance(record, dict) or record.get("type") != "asset":
+        return None
+    asset, code, counts = record.get("asset"), record.get("exit_code"), record.get("counts", {})
+    if not isinstance(asset, str) or not asset or type(code) is not int or code not in ASSET_CODES:
+        return None
+    if not isinstance(counts, dict) or not all(k in SEVERITIES and _whole(v) for k, v in counts.items()):
+        return None
+    return asset, code, dict(counts)
+
+
+def asset_records(text: str) -> Iterator[Record | None]:
+    """Each `asset` record of JSON Lines results, in order; None for each line skipped.
+
+    Skipped: a line that is not JSON (a killed run's cut last line: --resume runs that asset again)
+    or not a record this tool writes. `finding` and `summary` lines and blank lines are passed over.
+    """
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            yield None
+            continue
+        if isinstance(record, dict) and record.get("type") in ("finding", "summary"):
+            continue
+        yield asset_record(record)
 
 
 @dataclass
@@ -18,6 +65,7 @@ class Tally:
     by_code: dict[int, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=lambda: {"error": 0, "warning": 0, "info": 0})
     failed: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
+    skipped_lines: int = 0  # results lines `summary` could not use (see `asset_records`)
 
     def add(self, asset: str, code: int, counts: Mapping[str, int]) -> None:
         self.assets += 1
@@ -75,50 +123,58 @@ class Sink:
 
     @classmethod
     def open(cls, output: str | None, *, append: bool, clients: Any) -> Sink:
-        import sys
-        import tempfile
+        """The sink `--output` names; an `s3://` one checked (its bucket exists) before any asset is.
 
+        `append` (resuming into the same file or key) keeps what is there and adds a line end after
+        a killed run's cut last line, so the first new record is not glued to it and lost.
+        """
+        import sys
+
+        from gather_job.archive import sources
         from gather_job.storage import s3uri
 
         if not output:
             return cls(sys.stdout, "standard output")
-        uri = s3uri.location(output, "--output")
-        if uri is None:
-            try:
-                return cls(Path(output).open("a" if append else "w", encoding="utf-8"), output)
-            except OSError as exc:
-                raise UsageError(f"--output {output} cannot be written: {exc.strerror or exc}.") from exc
-        key = output[len(f"s3://{uri.bucket}/") :]
-        if not key or key.endswith("/"):
-            raise UsageError(
-                f"--output {output} names no object.", hint="Give a key, e.g. s3://bucket/results/0.jsonl."
-            )
-        local = tempfile.NamedTemporaryFile("w+", encoding="utf-8", suffix=".jsonl", delete=False)  # noqa: SIM115
-
-        def upload() -> None:
-            from gather_job import aws
-
-            local.flush()
-            with aws.translated("writing", output, permission="s3:PutObject"):
-                clients.s3().upload_file(local.name, uri.bucket, key, ExtraArgs={"ContentType": "application/x-ndjson"})
-
-        return cls(local, output, upload)
+        if s3uri.location(output, "--output") is not None:
+            local, upload = sources.staged(output, append=append, clients=clients)
+            return cls(local, output, upload)
+        try:
+            cut = append and Path(output).is_file() and _ends_cut(Path(output))
+            stream = Path(output).open("a" if append else "w", encoding="utf-8")  # noqa: SIM115 (closed by close())
+        except OSError as exc:
+            raise UsageError(f"--output {output} cannot be written: {exc.strerror or exc}.") from exc
+        if cut:
+            stream.write("\n")
+        return cls(stream, output)
 
     def write(self, lines: list[str]) -> None:
         self.stream.write("".join(line + "\n" for line in lines))
         self.stream.flush()
 
     def close(self) -> None:
+        """Close the stream; an S3 sink uploads its local copy, deleted only once the upload succeeded."""
         import sys
 
+        if self.stream is sys.stdout:
+            return
+        uploaded = False
         try:
             if self._upload is not None:
                 self._upload()
+                uploaded = True
         finally:
-            if self.stream is not sys.stdout:
-                self.stream.close()  # (a discarded stream is a StringIO, which has no name)
-                if self._upload is not None:
-                    Path(getattr(self.stream, "name", "")).unlink(missing_ok=True)
+            self.stream.close()  # (a discarded stream is a StringIO, which has no name)
+            if uploaded:
+                Path(getattr(self.stream, "name", "")).unlink(missing_ok=True)
+
+
+def _ends_cut(path: Path) -> bool:
+    """Whether a results file ends without a line end: a run killed mid-line."""
+    with path.open("rb") as stream:
+        if stream.seek(0, 2) == 0:
+            return False
+        stream.seek(-1, 2)
+        return stream.read(1) != b"\n"
 
 
 class Bar:
@@ -174,16 +230,32 @@ def table(tally: Tally, limit: int = 50) -> str:
         lines.append("")
         lines.append(f"{'exit':>4}  {'errors':>6}  {'warnings':>8}  asset")
         for asset, code, counts in sorted(tally.failed, key=lambda f: (-f[1] if f[1] == 3 else 0, f[0]))[:limit]:
-            lines.append(f"{code:>4}  {counts.get('error', 0):>6}  {counts.get('warning', 0):>8}  {asset}")
+            lines.append(f"{code:>4}  {counts.get('error', 0):>6}  {counts.get('warning', 0):>8}  {printable(asset)}")
         if len(tally.failed) > limit:
             lines.append(f"... and {len(tally.failed) - limit} more (the JSON Lines results list them all)")
     return "\n".join(lines)
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(name: str) -> str:
+    """An asset's name as a terminal may show it: a prefix named `bad\\x1b[31m/` must not colour the table."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), name)
+
+
 def verdict(outcome: BulkOutcome) -> str:
+    """The last line on stderr; after a note when some results lines were not records this tool writes."""
     tally = outcome.tally
     not_read = sum(v for k, v in tally.by_code.items() if k not in (0, 3))
-    return (
+    note = (
+        f"gather-job: note: {tally.skipped_lines} line(s) of the results skipped: cut short (a killed run's "
+        "last line) or not a record gather-job writes (an `asset` record's exit_code is one of gather-job's exit "
+        "codes, its counts whole numbers of 0 or more).\n"
+        if tally.skipped_lines
+        else ""
+    )
+    return note + (
         f"gather-job: verdict: {tally.assets} assets checked: {tally.by_code.get(0, 0)} clean, "
         f"{tally.by_code.get(3, 0)} with errors, {not_read} not read (exit {tally.exit_code}); "
         f"results: {outcome.results}."
@@ -191,53 +263,20 @@ def verdict(outcome: BulkOutcome) -> str:
 
 
 def combine(texts: Iterable[str]) -> Tally:
-    """One tally from JSON Lines results: every `asset` record, an asset seen twice counted once (the last)."""
-    import json
+    """One tally from JSON Lines results: every `asset` record, an asset seen twice counted once (the last).
 
+    Lines that are not records this tool writes are skipped and counted (`Tally.skipped_lines`), so
+    the verdict can say so rather than let them change the totals or the exit code.
+    """
     last: dict[str, tuple[int, dict[str, int]]] = {}
+    skipped = 0
     for text in texts:
-        for line in text.splitlines():
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError):
-                continue  # the last line of a killed run may be cut; --resume runs that asset again
-            if isinstance(record, dict) and record.get("type") == "asset" and isinstance(record.get("asset"), str):
-                given = record.get("counts")
-                try:
-                    counts = {str(k): int(v) for k, v in given.items()} if isinstance(given, dict) else {}
-                    last[record["asset"]] = (int(record.get("exit_code", 1)), counts)
-                except (TypeError, ValueError):
-                    continue  # not a record this tool wrote
-    tally = Tally()
+        for found in asset_records(text):
+            if found is None:
+                skipped += 1
+            else:
+                last[found[0]] = found[1:]
+    tally = Tally(skipped_lines=skipped)
     for asset, (code, counts) in last.items():
         tally.add(asset, code, counts)
     return tally
-
-
-def read_results(sources: Iterable[str], clients: Any) -> Iterator[str]:
-    """The text of each results file: local paths, s3:// keys, and every .jsonl under an s3:// prefix."""
-    from gather_job import aws
-    from gather_job.storage import s3uri
-
-    for source in sources:
-        uri = s3uri.location(source, "RESULTS")
-        if uri is None:
-            try:
-                yield Path(source).read_text(encoding="utf-8", errors="replace")
-            except OSError as exc:
-                raise UsageError(f"Results file {source} cannot be read: {exc.strerror or exc}.") from exc
-            continue
-        client = clients.s3()
-        keys = [uri.prefix.rstrip("/")]
-        if source.endswith("/"):
-            with aws.translated("listing", source, permission=f"s3:ListBucket on {uri.bucket}"):
-                pages = client.get_paginator("list_objects_v2").paginate(Bucket=uri.bucket, Prefix=uri.prefix)
-                keys = sorted(
-                    str(i["Key"]) for p in pages for i in p.get("Contents", []) if i["Key"].endswith(".jsonl")
-                )
-            if not keys:
-                raise UsageError(f"No .jsonl results under {source}.", hint="Give the prefix the shards wrote to.")
-        for key in keys:
-            with aws.translated("reading", f"{s3uri.SCHEME}{uri.bucket}/{key}", permission="s3:GetObject"):
-                body = client.get_object(Bucket=uri.bucket, Key=key)["Body"].read()
-            yield body.decode("utf-8", errors="replace")

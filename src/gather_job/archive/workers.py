@@ -59,12 +59,19 @@ class Prefetched:
 
 
 def prefetch(settings: JobSettings, clients: Any) -> Prefetched | GatherError:
-    """Read an asset's listing and every JSON file; an asset that cannot be listed is its error."""
+    """Read an asset's listing and every JSON file; an asset that cannot be listed is its error.
+
+    So is an S3 prefix gather-job would read as another one (`s3://b//`, see `literal_problem`).
+    """
+    from gather_job.archive.listing import literal_problem
     from gather_job.pipeline import nested
     from gather_job.pipeline.modality_folders import present
     from gather_job.pipeline.plan import plan_files
     from gather_job.storage.folder import open_folder
 
+    problem = literal_problem(settings.metadata_dir or "")
+    if problem is not None:
+        return problem
     try:
         folder = open_folder(settings, clients)
         names = folder.names()
