@@ -33,6 +33,33 @@ def device_names(instrument: Any) -> list[str]:
     return names
 
 
+def _shown(key: Any) -> str:
+    """A status key as JSON shows it (an enum by its value)."""
+    return str(getattr(key, "value", key))
+
+
+def stable_status(quality_control: Any) -> Any:
+    """`quality_control` with its computed `status` keys in a fixed order; the same model, changed in place.
+
+    The library's after-validator builds `status` from `list(set(...))` of tag pairs, modalities and
+    stages, so its key order (and the written quality_control.json) changes with PYTHONHASHSEED from
+    one process to the next. The library's grouping is kept (tag pairs, then modalities, then stages),
+    each group sorted; the values are the library's. Set as a plain attribute: no validator runs again.
+    """
+    status = getattr(quality_control, "status", None)
+    if not isinstance(status, dict) or len(status) < 2:
+        return quality_control
+    tags, stages = ({_shown(k) for k in getattr(quality_control, name, [])} for name in ("tag_pairs", "stages"))
+    modalities = {_shown(getattr(m, "abbreviation", m)) for m in getattr(quality_control, "modalities", [])}
+
+    def rank(key: Any) -> tuple[int, str]:
+        shown = _shown(key)
+        return (0 if shown in tags else 1 if shown in modalities else 2 if shown in stages else 3), shown
+
+    quality_control.status = {key: status[key] for key in sorted(status, key=rank)}
+    return quality_control
+
+
 @dataclass
 class Document:
     """One input (a file or a service answer) and what became of it.
@@ -51,6 +78,13 @@ class Document:
     @property
     def valid(self) -> bool:
         return self.model is not None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Every validated or merged quality control passes here on its way to the output, whichever
+        stage made it (a file, a merge), so its `status` is ordered once for all (`stable_status`)."""
+        if name == "model" and value is not None and self.kind == "quality_control":
+            value = stable_status(value)
+        super().__setattr__(name, value)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from gather_job.findings import Findings, Severity
 from gather_job.pipeline import fold
-from gather_job.pipeline.documents import Document, Part, device_names
+from gather_job.pipeline.documents import Document, Part, device_names, stable_status
 from gather_job.pipeline.library_notices import capture, logged
 
 
@@ -247,6 +247,7 @@ def merge_quality_control(parts: Sequence[Part], findings: Findings) -> Any:
     merged = _fold(parts, findings, "quality_control", lambda models: reduce(lambda a, b: a + b, models))
     if merged is not None:
         merged.allow_tag_failures = sorted(merged.allow_tag_failures, key=str)  # the library uses a set
+        stable_status(merged)  # so does its status, computed when `+` validates the sum
     return merged
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
@@ -27,6 +27,7 @@ from gather_job.findings import Findings
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt _](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
 )
+_DATE_ONLY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _LEGACY_OFFSET = re.compile(r"([+-]?)(\d{2}):(\d{2})")  # what Acquisition.acquisition_start_tz still accepts
 # pydantic's constrained datetimes are plain classes at run time, not datetime subclasses.
 _PYDANTIC_DATETIMES = frozenset({"AwareDatetime", "NaiveDatetime", "PastDatetime", "FutureDatetime"})
@@ -40,61 +41,77 @@ class Zone:
     source: str
 
 
+class DatetimeKeys(frozenset[str]):
+    """A model's datetime keys, carrying as `opaque` the keys under which its schema holds no datetime.
+
+    Those are free-form fields (`code.parameters`, `output_parameters`, `additional_settings`: aind's
+    GenericModel, dict, Any) and plain values: what is written there is the user's, so `attach` copies
+    it as written. They ride on the keys because every caller hands `datetime_keys(...)` to `place`
+    and `attach`; a plain frozenset has none.
+    """
+
+    opaque: frozenset[str]
+
+    def __new__(cls, keys: Iterable[str], opaque: Iterable[str] = ()) -> DatetimeKeys:
+        made = super().__new__(cls, keys)
+        made.opaque = frozenset(opaque)
+        return made
+
+
 def _is_datetime(tp: Any) -> bool:
-    if not isinstance(tp, type):
-        return False
-    if issubclass(tp, datetime):
-        return True
-    return tp.__module__ == "pydantic.types" and tp.__name__ in _PYDANTIC_DATETIMES
+    pydantic_type = getattr(tp, "__module__", None) == "pydantic.types" and tp.__name__ in _PYDANTIC_DATETIMES
+    return isinstance(tp, type) and (issubclass(tp, datetime) or pydantic_type)
 
 
 def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and isinstance(getattr(tp, "__pydantic_fields__", None), dict)
 
 
-def _field_keys(name: str, info: Any) -> set[str]:
-    """A field is found in JSON by its name or, if it has one, its (string) alias."""
-    aliases = (getattr(info, "alias", None), getattr(info, "validation_alias", None))
-    return {name, *(alias for alias in aliases if isinstance(alias, str))}
+_NONE: frozenset[str] = frozenset()
+_Field = tuple[frozenset[str], bool, tuple[type[Any], ...]]  # JSON keys, holds a datetime itself, models held
 
 
 @cache
-def datetime_keys(model_class: type[Any]) -> frozenset[str]:
-    """JSON keys whose field holds a datetime anywhere inside `model_class` (dates and times excluded).
-
-    Walks the fields' annotations through Optional/Union/List/Annotated/discriminated unions into
-    nested models, each model once. Keys are names only: a key that is a datetime in one model is
-    treated as one everywhere in the document, which is safe because `attach` only touches strings
-    that already look like a naive datetime.
-    """
-    keys: set[str] = set()
-    seen: set[Any] = set()
-    models: list[Any] = [model_class]
-    while models:
-        model = models.pop()
-        if model not in seen:
-            seen.add(model)
-            own, nested = _model_keys(model)
-            keys |= own
-            models.extend(nested)
-    return frozenset(keys)
-
-
-@cache
-def _model_keys(model: type[Any]) -> tuple[frozenset[str], tuple[type[Any], ...]]:
-    """One model's own datetime keys and the models its fields hold. Cached per class, since the
+def _fields(model: type[Any]) -> tuple[_Field, ...]:
+    """One model's fields, each found in JSON by its name or (string) alias. Cached per class, since the
     instrument and the acquisition share most of their nested models (the devices' unions)."""
-    keys: set[str] = set()
-    nested: list[type[Any]] = []
+    found: list[_Field] = []
     for name, info in getattr(model, "__pydantic_fields__", {}).items():
         try:
             holds_datetime, models = _annotation(info.annotation)
         except TypeError:  # an unhashable annotation: walked without the cache
             holds_datetime, models = _annotation.__wrapped__(info.annotation)
-        if holds_datetime:
-            keys |= _field_keys(name, info)
-        nested.extend(models)
-    return frozenset(keys), tuple(nested)
+        aliases = (getattr(info, "alias", None), getattr(info, "validation_alias", None))
+        found.append((frozenset({name, *(a for a in aliases if isinstance(a, str))}), holds_datetime, models))
+    return tuple(found)
+
+
+@cache
+def datetime_keys(model_class: type[Any]) -> DatetimeKeys:
+    """JSON keys whose field holds a datetime anywhere inside `model_class` (dates and times excluded),
+    and as `opaque` the declared keys none of whose fields can hold one, however deep.
+
+    Walks the fields' annotations through Optional/Union/List/Dict/Annotated/discriminated unions into
+    nested models, each model once. Keys are names only: a key that is a datetime in one model is
+    treated as one everywhere in the document, which is safe because `attach` only touches strings
+    that already look like a naive datetime; a key is opaque only if no model gives it a datetime below.
+    """
+    fields: dict[Any, tuple[_Field, ...]] = {}
+    todo: list[Any] = [model_class]
+    while todo:
+        model = todo.pop()
+        if model not in fields:
+            fields[model] = _fields(model)
+            todo.extend(held for _, _, models in fields[model] for held in models)
+    timed = {model for model, own in fields.items() if any(holds for _, holds, _ in own)}
+    while grown := {m for m, own in fields.items() if m not in timed and any(timed & set(f[2]) for f in own)}:
+        timed |= grown  # a model holding a model that holds a datetime holds one
+    keys, declared, reaching = set[str](), set[str](), set[str]()
+    for names, holds, models in (field for own in fields.values() for field in own):
+        declared |= names
+        keys |= names if holds else set()
+        reaching |= names if holds or timed & set(models) else set()
+    return DatetimeKeys(keys, declared - reaching)
 
 
 @cache
@@ -157,9 +174,6 @@ def _parse(text: Any) -> tuple[datetime, timezone | None, str] | None:
         return wall, _fixed(timedelta(minutes=minutes)), spec
     except ValueError:
         return None
-
-
-_DATE_ONLY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
 def _naive(text: Any) -> tuple[datetime, str] | None:
@@ -238,27 +252,30 @@ def rig_zone(acquisitions: Sequence[Mapping[str, Any]], settings_start: datetime
 def _walk(data: Any, keys: frozenset[str], zone: tzinfo | None) -> tuple[Any, list[str]]:
     """Copy `data`, attaching `zone` (if any) to naive datetimes under `keys`; their paths in order.
 
-    A string is eligible when its nearest enclosing key is in `keys` (so a list of datetimes counts).
+    A string is eligible when its nearest enclosing key is in `keys` (so a list of datetimes counts),
+    unless an enclosing key is opaque (`DatetimeKeys`): a free-form value is copied as written.
     Iterative and pre-order, so depth is bounded by memory, not the recursion limit, and the paths
     come out in document order.
     """
+    opaque: frozenset[str] = getattr(keys, "opaque", frozenset())
     root: list[Any] = [None]
     paths: list[str] = []
-    # value, the new container it goes into, its slot there, its path, whether it sits under a key
-    stack: list[tuple[Any, Any, Any, str, bool]] = [(data, root, 0, "", False)]
+    # value, the new container it goes into, its slot, its path, whether under a key, the keys counting below
+    stack: list[tuple[Any, Any, Any, str, bool, frozenset[str]]] = [(data, root, 0, "", False, keys)]
     while stack:
-        value, parent, slot, path, eligible = stack.pop()
+        value, parent, slot, path, eligible, scope = stack.pop()
         if isinstance(value, Mapping):
             copy: dict[Any, Any] = dict.fromkeys(value)
             parent[slot] = copy
-            stack.extend(
-                (child, copy, key, f"{path}.{key}" if path else str(key), key in keys)
-                for key, child in reversed(list(value.items()))
-            )
+            prefix = f"{path}." if path else ""
+            for key, child in reversed(list(value.items())):
+                stack.append((child, copy, key, f"{prefix}{key}", key in scope, _NONE if key in opaque else scope))
         elif isinstance(value, (list, tuple)):
             items: list[Any] = [None] * len(value)
             parent[slot] = items
-            stack.extend((child, items, i, f"{path}[{i}]", eligible) for i, child in reversed(list(enumerate(value))))
+            stack.extend(
+                (child, items, i, f"{path}[{i}]", eligible, scope) for i, child in reversed(list(enumerate(value)))
+            )
         else:
             naive = _naive(value) if eligible and isinstance(value, str) else None
             if naive is not None:
