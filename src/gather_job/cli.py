@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING
 
 from gather_job import schema
 from gather_job.arguments import build_parser, command_of, with_default_command
-from gather_job.console import stderr_for
+from gather_job.console import ClosedInput, standard_streams, stderr_for
 from gather_job.errors import ExitCode, GatherError, InvalidMetadata, UsageError
 
 if TYPE_CHECKING:
@@ -31,9 +31,28 @@ def _setup_logging(environ: Mapping[str, str], fmt: str) -> None:
     configure(environ.get("LOG_LEVEL", "WARNING"), fmt, secrets)
 
 
-def _paragraph(error: GatherError) -> str:
-    text = f"gather-job: error: {error.message}" + (f" {error.hint}" if error.hint else "")
+def _paragraph(error: GatherError, log_format: str) -> str:
+    """The error as one paragraph: wrapped for a person, one line for JSON logs (a record is not a screen).
+
+    A URL's fragment (#...) is masked like its password: it is never sent anywhere, so a value there is
+    either a mistake or a secret, and an error may echo a refused URL as it was given.
+    """
+    from gather_job.logs import without_fragments
+
+    text = without_fragments(f"gather-job: error: {error.message}" + (f" {error.hint}" if error.hint else ""))
+    if log_format == "json":
+        return text
     return textwrap.fill(text, 100, break_on_hyphens=False, break_long_words=False)
+
+
+def _tell_closed_stdin(args: argparse.Namespace) -> None:
+    """Tell a closed standard input what '-' was to read, so reading it says so (exit 2, not a traceback)."""
+    if not isinstance(sys.stdin, ClosedInput):
+        return
+    if getattr(args, "from_file", None) == "-":
+        sys.stdin.what, sys.stdin.option = "the list of assets", "--from-file -"
+    else:
+        sys.stdin.what, sys.stdin.option = "the settings", "--settings-file -"
 
 
 def _dispatch(
@@ -68,6 +87,7 @@ def main(
     `environ` is the only environment read (GATHER_*, LOG_LEVEL, NO_COLOR, AWS_* secrets to mask in
     logs); `write_hook` is called before each write step (the crash-safety tests' launcher uses it).
     """
+    standard_streams()  # a closed stdin, stdout or stderr (`<&-`, `>&-`): from here on, usable ones
     env = dict(environ) if environ is not None else {}
     arguments = with_default_command(argv or [])
     parser = build_parser(command_of(arguments))
@@ -78,6 +98,7 @@ def main(
     if args.command is None:
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
+    _tell_closed_stdin(args)
     _setup_logging(env, args.log_format)
     err = stderr_for(args.log_format, sys.stderr)
     outcome: Outcome | None = None
@@ -87,8 +108,8 @@ def main(
         outcome = exc.outcome
     except GatherError as exc:
         if args.debug:
-            traceback.print_exc(file=err)
-        err.write(_paragraph(exc) + "\n")
+            err.write(traceback.format_exc())  # one write: one record in JSON logs
+        err.write(_paragraph(exc, args.log_format) + "\n")
         return _finish(args, None, exc.exit_code, err)
     except KeyboardInterrupt:
         err.write("gather-job: interrupted; nothing was written.\n")
@@ -125,7 +146,7 @@ def _unexpected(args: argparse.Namespace, exc: Exception, err: IO[str]) -> int:
     if isinstance(exc, BrokenPipeError) and reader_gone(sys.stdout):
         _discard(sys.stdout)
         return _finish(args, None, ExitCode.OUTPUT_CLOSED, err)
-    traceback.print_exception(exc, file=err)
+    err.write("".join(traceback.format_exception(exc)))  # one write: one record in JSON logs
     err.write(
         "gather-job: internal error (exit 1): this is a bug in gather-job, not in your metadata. "
         "Please report it with the traceback above.\n"

@@ -36,7 +36,11 @@ _BYTES = r"(?:(?-i:b)(?=['\"]))?"  # the b of a bytes repr, b'...'
 # key=value, or "key": value / key: "value" (a colon alone is prose: "credentials: AWS_ACCESS_KEY_ID ...")
 _SEPARATOR = rf"(?:{_QUOTE}\s*=\s*{_BYTES}{_QUOTE}|[\\'\"]+\s*:\s*{_BYTES}{_QUOTE}|\s*:\s*{_BYTES}[\\'\"]+)"
 _SECRET_KEY = re.compile(rf"(?i)^(?:{_NAME}|(?:proxy-)?authorization|(?:set-)?cookie)$")  # a mapping's key
+# an http(s) URL's fragment: never sent to a server, so what is there is a slip or a secret (a token
+# pasted after '#'); masked whole, like a password. Other schemes are left alone: '#' is legal in S3 keys.
+_FRAGMENT = re.compile(r"(?i)(\bhttps?://[^\s'\"<>#]*#)[^\s'\"<>]+")
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_FRAGMENT, r"\1" + MASK),
     # user:password@ (or a token alone as user@) in any URL, up to the last @ of the authority
     (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/?#\s'\"<>@]*(?:@[^/?#\s'\"<>@]*)*@"), r"\1" + MASK + "@"),
     # a secret-named query parameter: ?token=, &X-Amz-Signature=, &X-Amz-Credential=, &sig=, ...
@@ -77,6 +81,12 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def without_fragments(text: str) -> str:
+    """`text` with the fragment (#...) of every http(s) URL in it masked: for text that is shown without
+    `redact` (an error paragraph may echo a refused URL as it was given)."""
+    return _FRAGMENT.sub(r"\1" + MASK, text)
 
 
 def printable(text: str) -> str:

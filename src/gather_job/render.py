@@ -89,6 +89,41 @@ def counts(findings: Findings) -> str:
     return f"{e} error{'s' * (e != 1)}, {w} warning{'s' * (w != 1)}, {i} note{'s' * (i != 1)}"
 
 
+_NOUNS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def _many(count: int, severity: str) -> str:
+    return f"{count} {_NOUNS.get(severity, severity)}{'s' * (count != 1)}"
+
+
+def policy_effect(outcome: Outcome | None) -> str:
+    """What the findings policy changed, for the headline and the verdict ("" when nothing).
+
+    The counts people read are the counts after the policy: a policy that ignores every error turns an
+    invalid asset into "0 errors", so the text must say that a policy did it (the report lists each rule).
+    """
+    if outcome is None or outcome.gathered is None:
+        return ""
+    ignored: dict[str, int] = {}
+    moved: dict[tuple[str, str], int] = {}
+    for effect in outcome.gathered.policy:
+        for change in effect.get("changed", []):
+            if change["to"] == "ignore":
+                ignored[change["from"]] = ignored.get(change["from"], 0) + 1
+            else:
+                moved[change["from"], change["to"]] = moved.get((change["from"], change["to"]), 0) + 1
+    order = list(_NOUNS)
+    parts = []
+    if ignored:
+        total = sum(ignored.values())
+        detail = ", ".join(_many(ignored[s], s) for s in order if s in ignored)
+        parts.append(f"{total} finding{'s' * (total != 1)} ignored ({detail})")
+    for (old, new), count in sorted(moved.items(), key=lambda item: (order.index(item[0][0]), order.index(item[0][1]))):
+        verb = "demoted" if order.index(new) > order.index(old) else "promoted"
+        parts.append(f"{_many(count, old)} {verb} to {_NOUNS[new]}")
+    return "policy: " + ", ".join(parts) if parts else ""
+
+
 def tally(findings: Findings) -> dict[str, int]:
     return {s.value: findings.count(s) for s in Severity}
 
@@ -145,7 +180,7 @@ def summary(outcome: Outcome, view: View = View()) -> str:
     if outcome.status == "skipped" or outcome.gathered is None:
         return f"gather-job: {outcome.target} already holds a gathered asset; skipped (if_exists=skip)."
     gathered = outcome.gathered
-    tally = counts(outcome.findings)
+    tally = "; ".join(filter(None, [counts(outcome.findings), policy_effect(outcome)]))
     if outcome.status == "invalid":
         where = f"Report: {outcome.target}/{REPORT}"
         if REPORT not in outcome.files:
@@ -210,4 +245,5 @@ def verdict(outcome: Outcome | None, code: int, report_path: str | None = None) 
     places = [f"{outcome.target}/{REPORT}"] if REPORT in outcome.files else []
     places += [report_path] if report_path else []
     where = f"report: {', '.join(places)}" if places else "no report written"
-    return f"gather-job: verdict: {verdict_words(outcome, code)}: {counts(outcome.findings)}; {where}."
+    found = "; ".join(filter(None, [counts(outcome.findings), policy_effect(outcome)]))
+    return f"gather-job: verdict: {verdict_words(outcome, code)}: {found}; {where}."

@@ -75,7 +75,8 @@ class Answer:
         return f"HTTP {self.status}"
 
 
-redact_url = redact  # a URL as it may be shown: no user:password@, no secret-named query value; never raises
+# a URL as it may be shown: no user:password@, no secret-named query value, no #fragment; never raises
+redact_url = redact
 
 
 def quote_part(value: str) -> str:

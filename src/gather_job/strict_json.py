@@ -98,7 +98,8 @@ def decode(raw: bytes | str, *, want_object: bool = True) -> tuple[Any, list[Pro
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         shown = excerpt(text, exc.lineno, exc.colno)
-        return None, [Problem("syntax", f"is not valid JSON: {exc.msg} at {where}", where, excerpt=shown)]
+        said = exc.msg.removesuffix(" at")  # "Unterminated string starting at" would say "at at line ..."
+        return None, [Problem("syntax", f"is not valid JSON: {said} at {where}", where, excerpt=shown)]
     except RecursionError:
         return None, [Problem("too_deep", "is nested too deeply")]
     except ValueError:  # an integer past sys.get_int_max_str_digits(); the only other ValueError json raises

@@ -66,10 +66,12 @@ def escaped(text: str) -> str:
 
 
 def shown_url(value: str, limit: int = 200) -> str:
-    """A URL as a message may show it: no user:password@, no query values, what is not printable escaped."""
+    """A URL as a message may show it: no user:password@, no query values, no #fragment, what is not printable
+    escaped."""
     scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/+", value)
     at = value.partition("?")[0].rfind("@")  # a password may hold '/', so all before the last '@' goes
     text = value if at < 0 else value[: scheme.end() if scheme and scheme.end() <= at else 0] + "***" + value[at:]
+    text = re.sub(r"#.+", "#***", text) if value[:3].lower() != "s3:" else text  # '#' is legal in an S3 key
     return escaped(re.sub(r"([?&;][^=&#/]*=)[^&#]*", r"\1***", text))[:limit]
 
 

@@ -7,7 +7,9 @@ aind-metadata-upgrader (`upgrader.py`, an optional extra), so the steps that rea
 copies DIR's other JSON files as they are, so OUT is the whole metadata folder in 2.x and `gather-job
 check OUT` checks the asset, not a part of it; validates every file it writes as `check` reads it; and
 lists everything the upgrader filled in or assumed (`changes.py`), since those guesses need a
-person before upload.
+person before upload. A copied file that `check` reads as a core file (or part of one) is validated
+too: a 1.x body under a schema_version that is not "0.x"/"1.x" (`1`, `"2.3.3"`) is written as it is,
+but the command names its errors and exits 3 instead of saying that every file validates.
 
 It never writes into DIR, nor a folder inside it (the upload would carry it along), and never replaces
 a file OUT already holds unless `--overwrite` says so: a file written by an earlier upgrade may have
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -38,6 +41,8 @@ from gather_job.storage.folder import InputProblem, LocalFolder
 from gather_job.upgrade import upgrader
 
 _OUTPUT_ONLY = ("gather_report.json", "metadata.nd.json")  # what a run writes; never an input to upgrade
+# "1.0.3", "0.6", and the looser "1" and "v1.0.3", which the upgrader reads as 1.x too (packaging's Version)
+_LEGACY_VERSION = re.compile(r"\s*[vV]?[01](?:\.|\s*$)")
 UPGRADE_TIMEOUT_S = 600
 
 
@@ -58,6 +63,7 @@ class Inputs:
     name: str
     legacy: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # record key -> (file, document)
     copies: dict[str, bytes] = field(default_factory=dict)
+    copied_documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # the copies that are JSON objects
     left_out: dict[str, str] = field(default_factory=dict)
 
 
@@ -70,6 +76,7 @@ class Output:
     source: str
     versions: str = ""
     errors: list[dict[str, Any]] = field(default_factory=list)  # location, message, hint
+    kind: str = ""  # a copy validated as this core file ("" for a copy `check` does not read as metadata)
 
 
 def _source(value: str) -> Path:
@@ -136,9 +143,10 @@ def read_inputs(source: Path) -> Inputs:
                 raise _usage(name, first.message, first.hint or "Fix the JSON, then upgrade again.")
             inputs.copies[name] = raw  # not core metadata: not this command's to judge
             continue
-        version = str(data.get("schema_version") or "")
-        if stem not in ("rig", "session") and version[:2] not in ("0.", "1."):
-            inputs.copies[name] = raw
+        version = data.get("schema_version")
+        if stem not in ("rig", "session") and not is_legacy(version):
+            inputs.copies[name] = raw  # 2.x, or not metadata; either way validated if `check` reads it (`to_check`)
+            inputs.copied_documents[name] = data
         elif stem in upgrader.KINDS:
             inputs.legacy[stem] = (name, data)
         else:
@@ -148,6 +156,25 @@ def read_inputs(source: Path) -> Inputs:
             )
     _settle_names(inputs, source)
     return inputs
+
+
+def is_legacy(version: Any) -> bool:
+    """Whether a schema_version says aind-data-schema 0.x or 1.x. Only a string can: a number (`1`) is no
+    version the upgrader reads, and such a file is copied and validated, so its errors are shown."""
+    return isinstance(version, str) and _LEGACY_VERSION.match(version) is not None
+
+
+def to_check(inputs: Inputs) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The copies `check OUT` reads as core files or their parts (name -> kind, document), by its own
+    name rules over what OUT will hold: they are validated as the upgraded files are."""
+    from gather_job.pipeline.plan import plan_files
+
+    names = [file_name(upgrader.target(kind)) for kind in inputs.legacy] + list(inputs.copies)
+    return {
+        name: (kind, inputs.copied_documents[name])
+        for kind, name in plan_files(names).inputs()
+        if name in inputs.copied_documents
+    }
 
 
 def _settle_names(inputs: Inputs, source: Path) -> None:
@@ -161,7 +188,7 @@ def _settle_names(inputs: Inputs, source: Path) -> None:
                 hint="Keep the one that describes this asset, then upgrade again.",
             )
         if f"{new}.json" in inputs.copies:
-            inputs.left_out[f"{old}.json"] = f"{new}.json (2.x) is in the folder and is what the job reads"
+            inputs.left_out[f"{old}.json"] = f"{new}.json is in the folder and is what the job reads"
             del inputs.legacy[old]
     if not inputs.legacy:
         raise UsageError(
@@ -175,7 +202,8 @@ def _settle_names(inputs: Inputs, source: Path) -> None:
 
 
 def _run_upgrader(inputs: Inputs, source: Path, environ: Mapping[str, str]) -> upgrader.Result:
-    """The upgrade, in the child process `upgrader.main` (a fixed hash seed: the same bytes on every run)."""
+    """The upgrade, in the child process `upgrader.main` (a fixed hash seed: the same bytes on every run),
+    which also validates the copies `check` reads (this process never imports a model)."""
     if importlib.util.find_spec("aind_metadata_upgrader") is None:
         raise UsageError(
             "gather-job upgrade needs the aind-metadata-upgrader package, which is not installed.",
@@ -185,6 +213,7 @@ def _run_upgrader(inputs: Inputs, source: Path, environ: Mapping[str, str]) -> u
         "documents": {kind: document for kind, (_, document) in inputs.legacy.items()},
         "name": inputs.name,
         "location": str(source.resolve()),
+        "check": {name: [kind, document] for name, (kind, document) in to_check(inputs).items()},
     }
     try:
         done = subprocess.run(
@@ -224,7 +253,11 @@ def _outputs(inputs: Inputs, result: upgrader.Result) -> list[Output]:
         written = result.written[kind]
         versions = f"{document.get('schema_version') or '?'} -> {result.files[kind].get('schema_version') or '?'}"
         outputs.append(Output(file_name(kind), written.text.encode(), source, versions, written.errors))
-    outputs += [Output(name, data, "") for name, data in sorted(inputs.copies.items())]
+    kinds = {name: kind for name, (kind, _) in to_check(inputs).items()}
+    outputs += [
+        Output(name, data, "", errors=result.checked.get(name, []), kind=kinds.get(name, ""))
+        for name, data in sorted(inputs.copies.items())
+    ]
     return outputs
 
 

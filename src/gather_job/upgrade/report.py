@@ -7,9 +7,10 @@ confirm, then what was left out, then the next command.
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gather_job.schema import schema_version
 from gather_job.upgrade import changes, upgrader
@@ -31,7 +32,7 @@ _MADE_UP = {
 
 def _headline(out: Path, inputs: Inputs, result: upgrader.Result, outputs: list[Output]) -> str:
     upgraded = [o for o in outputs if o.source]
-    invalid = [o for o in upgraded if o.errors]
+    invalid = [o for o in outputs if o.errors]  # a copied file too: "every file validates" must be true
     text = f"gather-job upgrade: {len(upgraded)} of {len(inputs.legacy)} aind-data-schema 1.x files upgraded to 2.x"
     if result.failed:
         text += f", {len(result.failed)} could not be"
@@ -40,7 +41,7 @@ def _headline(out: Path, inputs: Inputs, result: upgrader.Result, outputs: list[
     return text + ("; every file written validates." if upgraded else ".")
 
 
-def _files(out: Path, result: upgrader.Result, outputs: list[Output]) -> list[str]:
+def _files(out: Path, inputs: Inputs, result: upgrader.Result, outputs: list[Output]) -> list[str]:
     lines = [
         "",
         f"wrote {out} (aind-metadata-upgrader {result.version}, aind-data-schema {schema_version()}; "
@@ -48,12 +49,16 @@ def _files(out: Path, result: upgrader.Result, outputs: list[Output]) -> list[st
     ]
     width = max([len(o.name) for o in outputs] + [20]) + 2
     for output in outputs:
-        if not output.source:
-            lines.append(f"  {output.name:<{width}} copied as it is (not 1.x)")
-            continue
         count = len(output.errors)
         state = "valid" if not count else f"NOT VALID ({count} error{'s' if count > 1 else ''})"
-        lines.append(f"  {output.name:<{width}} from {output.source:<{width}} {output.versions:<18} {state}")
+        if not output.source and not output.kind:
+            lines.append(f"  {output.name:<{width}} copied as it is (not 1.x, not core metadata)")
+            continue
+        if not output.source:
+            version = _version(inputs.copied_documents[output.name])
+            lines.append(f"  {output.name:<{width}} copied as it is ({version}, not upgraded)    {state}")
+        else:
+            lines.append(f"  {output.name:<{width}} from {output.source:<{width}} {output.versions:<18} {state}")
         for error in output.errors[:8]:
             where = f"{error['location']}: " if error.get("location") else ""
             lines.append(f"      {where}{error['message']}")
@@ -61,7 +66,22 @@ def _files(out: Path, result: upgrader.Result, outputs: list[Output]) -> list[st
                 lines.append(f"        fix: {error['hint']}")
         if len(output.errors) > 8:
             lines.append(f"      ... and {len(output.errors) - 8} more (gather-job check shows them all)")
+        if count and not output.source:
+            lines.append(
+                "      if it is aind-data-schema 1.x: set its schema_version to the 1.x version it was made with "
+                '(e.g. "1.0.3") in the folder read, and upgrade again with --overwrite.'
+            )
     return lines
+
+
+def _version(document: dict[str, Any]) -> str:
+    """What a copied file's schema_version says, as the reason it was copied rather than upgraded."""
+    if "schema_version" not in document:
+        return "no schema_version"
+    version = document["schema_version"]
+    if isinstance(version, str) and version.startswith("2."):
+        return f"schema_version {version}"
+    return f"schema_version {json.dumps(version)}: neither 1.x nor 2.x"
 
 
 def _left_out(inputs: Inputs, result: upgrader.Result) -> list[str]:
@@ -118,7 +138,7 @@ def _said(result: upgrader.Result) -> list[str]:
 def render(out: Path, inputs: Inputs, result: upgrader.Result, outputs: list[Output]) -> str:
     """The whole report, ending with the command to run next."""
     lines = [_headline(out, inputs, result, outputs)]
-    lines += _files(out, result, outputs)
+    lines += _files(out, inputs, result, outputs)
     lines += _guesses(inputs, result, outputs)
     lines += _left_out(inputs, result)
     lines += _said(result)

@@ -25,8 +25,9 @@ the written files).
 It runs in a child process (`python -m gather_job.upgrade.upgrader`, documents in on stdin, a JSON result out
 on stdout) started with PYTHONHASHSEED=0: the upgrader builds device lists from sets, so under Python's
 random string hashing two runs on the same files would order placeholder devices and active_devices
-differently, and a re-run must give the same bytes. The child also validates what it made, with the
-same code `check` uses, so the command itself never imports a model.
+differently, and a re-run must give the same bytes. The child also validates what it made, and the
+files the command copies that `check` reads as core files, with the same code `check` uses, so the
+command itself never imports a model.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gather_job.errors import UsageError
+from gather_job.findings import Findings, Severity
 
 # 1.x file names the upgrader takes (the stem is its record key), in its own order; rig and session
 # become instrument and acquisition. `model` has no 1.x upgrader.
@@ -97,6 +99,7 @@ class Result:
     version: str
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     written: dict[str, Written] = field(default_factory=dict)  # kind -> the file's bytes (text) and errors
+    checked: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # a copied file -> its errors
     way: str = "record"  # "record", "files" (way 2) or "one by one" (way 3)
     record_problem: str | None = None  # why the whole-record step (way 1) did not work
     failed: dict[str, Failure] = field(default_factory=dict)  # 1.x record key -> why
@@ -286,7 +289,6 @@ def _finish(result: Result, attempts: list[_Attempt], drop: str | None = None) -
 
 def _validated(kind: str, document: dict[str, Any]) -> Written:
     """The text to write (the library's own form when valid) and the errors `check` would report in it."""
-    from gather_job.findings import Findings, Severity
     from gather_job.pipeline.load import validate
     from gather_job.schema import file_name
 
@@ -294,16 +296,27 @@ def _validated(kind: str, document: dict[str, Any]) -> Written:
     first = Findings()
     model = validate(kind, name, document, first)
     if model is None:
-        text = json.dumps(document, indent=3, ensure_ascii=False)
-        found = first
-    else:
-        text = model.model_dump_json(indent=3)
-        found = Findings()  # the file as written, read back as `check` reads it
-        validate(kind, name, json.loads(text), found)
-    errors = [
+        return Written(json.dumps(document, indent=3, ensure_ascii=False), _errors(first))
+    text = model.model_dump_json(indent=3)
+    found = Findings()  # the file as written, read back as `check` reads it
+    validate(kind, name, json.loads(text), found)
+    return Written(text, _errors(found))
+
+
+def checked(kind: str, name: str, document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The errors `check` reports in a copied file `name`, read as the core file `kind`."""
+    from gather_job.pipeline.load import validate
+
+    found = Findings()
+    validate(kind, name, document, found)
+    return _errors(found)
+
+
+def _errors(found: Findings) -> list[dict[str, Any]]:
+    """The error findings as plain data for the parent: location, message, hint."""
+    return [
         {"location": f.location, "message": f.message, "hint": f.hint} for f in found if f.severity is Severity.error
     ]
-    return Written(text, errors)
 
 
 def result_from_json(data: dict[str, Any]) -> Result:
@@ -325,6 +338,8 @@ def main() -> int:
         quiet = _Heard()
         with quiet.listening():  # validation may warn; `check OUT` reports what matters
             result.written = {kind: _validated(kind, document) for kind, document in result.files.items()}
+            # the files copied as they are: validated alike, or a 1.x body under a 2.x schema_version passes unseen
+            result.checked = {name: checked(kind, name, doc) for name, (kind, doc) in request["check"].items()}
         answer = {"result": asdict(result)}
     sys.stdout.buffer.write(b"\n" + json.dumps(answer, ensure_ascii=True).encode() + b"\n")
     sys.stdout.buffer.flush()
