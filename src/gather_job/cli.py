@@ -183,6 +183,8 @@ def _finish(args: argparse.Namespace, outcome: Outcome | None, code: int, err: I
         from gather_job.render import verdict
 
         report = outcome.gathered.settings.report if outcome is not None and outcome.gathered else None
+        if args.command == "check" and outcome is not None:
+            report = getattr(args, "output", None)  # `check --output`: the copy it wrote
         err.write(verdict(outcome, code, report) + "\n")
     err.flush()
     return code

@@ -21,6 +21,7 @@ from gather_job.job import GatherMetadataJob, Outcome
 from gather_job.progress import Progress
 from gather_job.settings.layers import Layer, SettingsInput, compose_settings, parse_json_object, read_file
 from gather_job.settings.model import JobSettings
+from gather_job.storage import s3uri
 from gather_job.storage.target import Hook
 
 FLAG_SETTINGS = (
@@ -114,16 +115,37 @@ def run(
 
 def check(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], err: IO[str]) -> Outcome:
     settings, notes = settings_from(args, environ, stdin)
-    if args.output:  # before the work, as `report` is: never an input, a folder or a special file replaced
+    to_s3 = bool(args.output) and s3uri.is_s3(args.output)
+    if to_s3:  # an S3 key, as many-asset runs write theirs: its bucket checked before the work
+        from gather_job.archive import sources
+        from gather_job.aws import Clients
+
+        bucket, key = sources.object_key(args.output, "--output")
+        sources.check_bucket(bucket, args.output, Clients(settings))
+    elif args.output:  # before the work, as `report` is: never an input, a folder or a special file replaced
         _check_copy(args, args.output, "--output", settings)
     progress = Progress(err)
     try:
         outcome = GatherMetadataJob(settings, notes=notes, progress=progress).check()
     finally:
         progress.close()
-    if args.output:
+    if to_s3:
+        _upload_report(bucket, key, outcome, settings)
+    elif args.output:
         _save_report(args.output, outcome)
     return outcome
+
+
+def _upload_report(bucket: str, key: str, outcome: Outcome, settings: JobSettings) -> None:
+    """`check --output s3://bucket/key`: the report as one object (it was a local file named `s3:/...`)."""
+    from gather_job import aws, report
+    from gather_job.aws import Clients
+
+    url = f"{s3uri.SCHEME}{bucket}/{key}"
+    with aws.translated("writing the report to", url, permission="s3:PutObject"):
+        Clients(settings).s3().put_object(
+            Bucket=bucket, Key=key, Body=report.dumps(outcome.report), ContentType="application/json"
+        )
 
 
 def _check_copy(args: argparse.Namespace, value: str, setting: str, settings: JobSettings) -> None:
