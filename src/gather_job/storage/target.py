@@ -137,12 +137,36 @@ class LocalTarget:
                 holds = holds_asset(self.path)
                 if not proceed(holds, self.policy, str(self.path)) or (invalid and holds):
                     return []  # another run completed meanwhile (skip), or an invalid run over a good result
+                _refuse_obstacles(self.path, [*files, *(f"{ORIGINALS}/{name}" for name in originals), REPORT_NAME])
                 return _write_into(self.path, files, report, {Path(p) for p in inputs}, originals, pause)
         except OSError as exc:
+            where = exc.filename if isinstance(exc.filename, str) else str(self.path)
             raise UsageError(
-                f"Cannot write to output_dir '{self.path}': {exc.strerror or exc}.",
+                f"Cannot write {where} in output_dir '{self.path}': {exc.strerror or exc}.",
                 hint="Check that the folder is writable and the disk is not full.",
             ) from exc
+
+
+def _refuse_obstacles(target: Path, names: Iterable[str]) -> None:
+    """Refuse (exit 2), before anything is written, a path that something else stands in the way of: a file
+    where a folder must be (`original_metadata`), a folder where a file must be. Found midway, the
+    same made a half-written output with a message naming only the output folder."""
+    for name in names:
+        path = target
+        for part in name.split("/")[:-1]:
+            path = path / part
+            if path.exists() and not path.is_dir():
+                raise UsageError(
+                    f"{path} is a file, but the run keeps its inputs in a folder of that name ({ORIGINALS}/); "
+                    "nothing was written.",
+                    hint=f"Move or remove {path}, then run again.",
+                )
+        path = target / name
+        if path.is_dir() and not path.is_symlink():
+            raise UsageError(
+                f"{path} is a folder, but the run writes a file of that name; nothing was written.",
+                hint=f"Move or remove the folder {path}, then run again.",
+            )
 
 
 def _check_folder(path: Path) -> None:
