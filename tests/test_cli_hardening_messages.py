@@ -125,3 +125,19 @@ def test_a_policy_that_changes_nothing_is_not_mentioned(asset, tmp_path: Path, c
     effect = json.loads(captured.out)["policy"][0]
     assert effect["matched"] >= 1 and effect["changed"] == []
     assert "policy:" not in captured.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--settings-file", "s3://bucket/settings.json"],
+        ["check", "--from-file", "s3://bucket/settings.json", "--offline"],
+        ["check", ".", "--offline", "--policy", "s3://bucket/settings.json"],
+    ],
+)
+def test_an_s3_url_where_a_local_file_is_read_is_said_as_given(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(argv, environ={})
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "'s3://bucket/settings.json' is an S3 URL" in err and "aws s3 cp" in err

@@ -110,6 +110,8 @@ def test_a_near_miss_is_a_warning_when_its_content_is_lost_and_a_note_when_the_c
     assert "left out of the acquisition.json merged from acquisition_a.json" in by_file["Acquisition_b.json"]["message"]
     assert "built from the upload's settings" in by_file["DataDescription.json"]["message"]
     assert by_file["Subject.json"]["hint"].startswith("Rename Subject.json to subject.json")
+    spaced = _report(["subject.json "])  # a trailing space no one sees: the name is shown quoted
+    assert spaced[0]["hint"].startswith("Rename 'subject.json ' to subject.json")
     kept = _report(["subject.json", "subject (1).json", "acquisition.json", "Acquisition_b.json"])
     assert [(item["id"], item["severity"]) for item in kept] == [("gather.resolve.unused", "info")] * 2
     assert "subject.json is used" in kept[1]["message"] or "subject.json is used" in kept[0]["message"]

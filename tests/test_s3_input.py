@@ -120,6 +120,14 @@ def test_entries_that_cannot_be_read_become_findings(aws: Aws) -> None:
     with pytest.raises(InputProblem) as not_a_file:
         folder.read("folder.json")
     assert not_a_file.value.id == "gather.file.not_a_file"
+    assert f"s3://{bucket}/a/folder.json is a prefix" in not_a_file.value.message
+    assert "with objects under it" in not_a_file.value.message
+    s3.put_object(Bucket=bucket, Key="a/marker.json/", Body=b"")  # only a folder marker named like the file
+    folder.names()
+    with pytest.raises(InputProblem) as marker:
+        folder.read("marker.json")
+    assert "only the folder marker object" in marker.value.message
+    assert f"aws s3 rm s3://{bucket}/a/marker.json/" in str(marker.value.hint)
     s3.delete_object(Bucket=bucket, Key="a/small.json")
     with pytest.raises(InputProblem, match="deleted while the job ran"):
         folder.read("small.json")

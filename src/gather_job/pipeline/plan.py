@@ -138,10 +138,12 @@ def report(plan: Plan, findings: Findings) -> None:
 def _misnamed(plan: Plan, findings: Findings, name: str, kind: str, meant: str) -> None:
     """A near miss is a note when the core file itself is there; otherwise the file's content is lost."""
     core = file_name(kind)
+    name_shown = repr(name) if name != name.strip() or "  " in name else name  # a space no one sees: quoted
     if kind in plan.exact:
         findings.info(
             "gather.resolve.unused",
-            f"{name} is not read: it looks like {meant}, but files are read by their exact name and {core} is used.",
+            f"{name_shown} is not read: it looks like {meant}, but files are read by their exact name and {core} is "
+            "used.",
             files=(name,),
         )
         return
@@ -151,9 +153,9 @@ def _misnamed(plan: Plan, findings: Findings, name: str, kind: str, meant: str) 
         lost = f"Without {core}, {FALLBACK.get(kind, f'the asset gets no {core}')}."
     findings.warning(
         "gather.resolve.misnamed",
-        f"{name} looks like {meant} but is not read: the pipeline reads files by their exact name, letter case "
-        f"included. {lost}",
+        f"{name_shown} looks like {meant} but is not read: the pipeline reads files by their exact name, letter "
+        f"case included. {lost}",
         files=(name,),
-        hint=f"Rename {name} to {meant} if it is this asset's {kind.replace('_', ' ')} metadata; otherwise move it "
-        "out of the metadata folder.",
+        hint=f"Rename {name_shown} to {meant} if it is this asset's {kind.replace('_', ' ')} metadata; otherwise "
+        "move it out of the metadata folder.",
     )

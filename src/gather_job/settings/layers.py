@@ -130,6 +130,12 @@ def read_file(path: Path, what: str, hint: str) -> bytes:
     surrogateescape gives \\udc80-\\udcff, which do encode; \\ud800 does not), makes `open` raise
     ValueError rather than OSError: a path no file can have, so exit 2 naming it, escaped.
     """
+    if str(path)[:4].lower() == "s3:/":  # Path("s3://b/k") is "s3:/b/k": said as given, not as a missing file
+        url = "s3://" + str(path)[4:]
+        raise UsageError(
+            f"The {what} '{escaped(url)}' is an S3 URL; it is read from a local file (or '-', standard input).",
+            hint=f"Copy it first: aws s3 cp {escaped(url)} ./{escaped(path.name)}",
+        )
     try:
         return path.read_bytes()
     except ValueError as exc:  # UnicodeEncodeError is one

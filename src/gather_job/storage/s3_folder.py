@@ -106,7 +106,15 @@ class S3Folder:
             )
         where = self.uri.url(name)
         if name in self._listing.folders and name not in self._listing.objects:
-            raise InputProblem("gather.file.not_a_file", f"{name} is a prefix (a folder), not an object.", "Move it.")
+            marker = self.is_empty(name)  # only `name/` itself: a folder marker a console or a sync tool made
+            raise InputProblem(
+                "gather.file.not_a_file",
+                f"{where} is a prefix (a folder), not an object"
+                + (": only the folder marker object {where}/ is there." if marker else ", with objects under it."),
+                f"Delete the marker object (aws s3 rm {where}/) and upload the file as {where}."
+                if marker
+                else f"Move the objects under {where}/ elsewhere, and upload the file as {where}.",
+            )
         size = self._listing.objects.get(name, 0)
         if size > self.max_bytes:
             raise self._too_large(name, size)
