@@ -68,7 +68,8 @@ def test_the_weights_are_asked_before_the_files_are_read_and_corrected_if_the_cl
     run = gather(_unfilled(asset()), service_url=service.url, acquisition_start_time=utc)
     assert run.code == 0, run.err
     asked = [r.query["acquisition_datetime"] for r in service.requests if r.path == WEIGHTS]
-    assert asked == [query_time(assets.ACQUISITION_START.astimezone(UTC)), "2024-03-05T14:20:00"]
+    # both asked (in threads: which reaches the server first depends on scheduling under load)
+    assert sorted(asked) == sorted([query_time(assets.ACQUISITION_START.astimezone(UTC)), "2024-03-05T14:20:00"])
     details = run.file("acquisition.json")["subject_details"]
     assert details["animal_weight_prior"] == "23.1" and details["animal_weight_post"] == "23.4"
     calls = [c for c in run.report()["service_calls"] if "mouse_weight_records" in c]
