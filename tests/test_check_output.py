@@ -5,7 +5,6 @@ says where (an `s3://` key was written as a local file named `s3:/bucket/key`, a
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 

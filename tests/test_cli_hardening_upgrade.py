@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from gather_job import schema
 from gather_job.cli import main
 from gather_job.upgrade import command
 from tests.fixtures import assets
@@ -47,7 +48,7 @@ needs_upgrader = pytest.mark.skipif(
     ],
 )
 def test_only_a_version_string_of_0x_or_1x_is_legacy(version: Any, legacy: bool) -> None:
-    assert command.is_legacy(version) is legacy
+    assert schema.is_legacy_version(version) is legacy
 
 
 def test_the_copies_validated_are_those_check_reads() -> None:
@@ -121,3 +122,14 @@ def test_a_valid_2x_copy_is_validated_and_said_valid(tmp_path: Path, capsys: pyt
         rf"subject.json\s+copied as it is \(schema_version {re.escape(version)}, not upgraded\)\s+valid", stdout
     )
     assert re.search(r"notes.json\s+copied as it is \(not 1.x, not core metadata\)", stdout)
+
+
+@pytest.mark.parametrize("version", ["1", "v1.0.3", " 1.2.0"])
+def test_check_reads_a_1x_version_as_upgrade_does(asset, capsys, version: str) -> None:  # type: ignore[no-untyped-def]
+    folder = asset(with_subject=True)
+    subject = json.loads((folder / "subject.json").read_text())
+    subject["schema_version"] = version
+    (folder / "subject.json").write_text(json.dumps(subject))
+    code = main(["check", str(folder), "--offline", "--format", "jsonl"], environ={})
+    ids = [json.loads(line).get("id") for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert code == 3 and "gather.file.schema_1x" in ids and "gather.schema.invalid" not in ids

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -104,6 +105,16 @@ def few_full_collections(threshold2: int = 1000) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+_LEGACY_VERSION = re.compile(r"\s*[vV]?[01](?:\.|\s*$)")
+
+
+def is_legacy_version(version: Any) -> bool:
+    """Whether a schema_version says aind-data-schema 0.x or 1.x, read as aind-metadata-upgrader reads it
+    ("1.0.3", "1", "v1.0.3"). Only a string can: a number (`1`) is no version the upgrader reads, and such
+    a file is validated as 2.x, so its errors are shown. One rule for `check` and `upgrade`."""
+    return isinstance(version, str) and _LEGACY_VERSION.match(version) is not None
 
 
 def object_type(kind: str) -> str:

@@ -157,8 +157,8 @@ def validate(kind: str, label: str, data: dict[str, Any], findings: Findings) ->
             hint=f"Is the file misnamed? Otherwise set object_type to {expected!r}.",
         )
         return None
-    version = str(data.get("schema_version") or "")
-    if version[:2] in ("0.", "1."):
+    version = data.get("schema_version")
+    if schema.is_legacy_version(version):
         from gather_job.pipeline.plan import UPGRADE_HINT
 
         current = schema.model_class(kind).model_fields["schema_version"].default

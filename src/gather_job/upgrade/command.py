@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import re
 import shlex
 import subprocess
 import sys
@@ -35,14 +34,13 @@ from typing import IO, Any
 from gather_job.errors import ExitCode, GatherError, ServiceError, UsageError
 from gather_job.findings import Findings
 from gather_job.progress import Progress
-from gather_job.schema import CORE_FILES, file_name
+from gather_job.schema import CORE_FILES, file_name, is_legacy_version
 from gather_job.storage import atomic
 from gather_job.storage.folder import InputProblem, LocalFolder
 from gather_job.upgrade import upgrader
 
 _OUTPUT_ONLY = ("gather_report.json", "metadata.nd.json")  # what a run writes; never an input to upgrade
 # "1.0.3", "0.6", and the looser "1" and "v1.0.3", which the upgrader reads as 1.x too (packaging's Version)
-_LEGACY_VERSION = re.compile(r"\s*[vV]?[01](?:\.|\s*$)")
 UPGRADE_TIMEOUT_S = 600
 
 
@@ -144,7 +142,7 @@ def read_inputs(source: Path) -> Inputs:
             inputs.copies[name] = raw  # not core metadata: not this command's to judge
             continue
         version = data.get("schema_version")
-        if stem not in ("rig", "session") and not is_legacy(version):
+        if stem not in ("rig", "session") and not is_legacy_version(version):
             inputs.copies[name] = raw  # 2.x, or not metadata; either way validated if `check` reads it (`to_check`)
             inputs.copied_documents[name] = data
         elif stem in upgrader.KINDS:
@@ -156,12 +154,6 @@ def read_inputs(source: Path) -> Inputs:
             )
     _settle_names(inputs, source)
     return inputs
-
-
-def is_legacy(version: Any) -> bool:
-    """Whether a schema_version says aind-data-schema 0.x or 1.x. Only a string can: a number (`1`) is no
-    version the upgrader reads, and such a file is copied and validated, so its errors are shown."""
-    return isinstance(version, str) and _LEGACY_VERSION.match(version) is not None
 
 
 def to_check(inputs: Inputs) -> dict[str, tuple[str, dict[str, Any]]]:
