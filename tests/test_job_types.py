@@ -122,17 +122,38 @@ def test_custom_means_no_presets(
     assert "gather.job_type.applied" not in {f["id"] for f in used["findings"]}
 
 
-def test_an_unknown_job_type_lists_the_known_ones(
+def test_an_unknown_job_type_runs_on_defaults_presets_as_the_pipeline_does_and_says_so(
     stored: Aws, aws_env: Any, folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """aind-airflow-jobs takes `default`'s task when the job_type has none stored (get_merged_task_settings)."""
     settings = run_settings(folder, tmp_path / "out", stored)
     code, _, err = run(
         capsys, "run", "--job-settings", json.dumps(settings), "--job-type", "ecephy", "--job-type-source", SOURCE
     )
-    assert code == 2
-    assert "Unknown job_type 'ecephy' in ssm:/aind/job_types (did you mean 'ecephys'?)" in err
-    assert "Known job_types: default, ecephys, smartspim." in err
-    assert not (tmp_path / "out").exists()
+    assert code == 0, err
+    (note,) = [f for f in report(tmp_path / "out")["findings"] if f["id"] == "gather.job_type.unknown"]
+    assert note["severity"] == "warning"
+    assert "job_type 'ecephy' is not stored in ssm:/aind/job_types (did you mean 'ecephys'?)" in note["message"]
+    assert "(it knows: default, ecephys, smartspim)" in note["message"] and "'default''s presets" in note["message"]
+
+
+@pytest.mark.parametrize("written", ["Custom", " custom ", "CUSTOM"])
+def test_custom_is_read_as_the_pipeline_reads_it(stored: Aws, aws_env: Any, written: str) -> None:
+    from gather_job.settings import job_types
+
+    store = job_types.SsmStore("/aind/job_types", stored.ssm, SOURCE)
+    preset = job_types.resolve(store, written)
+    assert preset.job_settings == {} and preset.task_from is None and preset.unknown is None
+
+
+def test_a_job_type_with_only_per_modality_tasks_is_known(stored: Aws, aws_env: Any) -> None:
+    from gather_job.settings import job_types
+
+    stored.put_parameter("/aind/job_types/v2/spim_only/tasks/modality_transformation_settings/SPIM", {"image": "x"})
+    store = job_types.SsmStore("/aind/job_types", stored.ssm, SOURCE)
+    assert store.job_types()["spim_only"] is False
+    preset = job_types.resolve(store, "spim_only")
+    assert preset.unknown is None and preset.task_from == "default"
 
 
 def test_the_merge_is_the_pipelines(stored: Aws) -> None:
@@ -213,10 +234,11 @@ def test_a_json_file_of_job_types(folder: Path, tmp_path: Path, capsys: pytest.C
     )
     assert code == 0, err  # ecephys: null, so default's presets
     assert report(tmp_path / "out")["settings"]["data_description_settings"]["tags"] == ["from-preset"]
-    code, _, err = run(
+    code, out, err = run(
         capsys, "check", str(folder), "--job-type", "nope", "--job-type-source", str(source), "--offline"
     )
-    assert code == 2 and "Known job_types: default, ecephys, smartspim." in err
+    said = " ".join(out.split())
+    assert "gather.job_type.unknown" in said and "(it knows: default, ecephys, smartspim)" in said, err
 
 
 def test_a_file_with_one_task_serves_every_job_type(

@@ -8,9 +8,12 @@ uses only the `gather_preliminary_metadata` task's `job_settings` and ignores th
 - A JSON file: one Task (it applies to whatever job_type is asked for), or a map
   `{job_type: Task}`, where `null` means "this job_type has no gather task".
 
-Resolution, as the pipeline does it: the job_type's own gather task; if it has none, the
-`default` job_type's; `custom` means no presets at all; a job_type the store does not know is a
-UsageError listing those it knows. The preset becomes the lowest settings layer (`sources.py`
+Resolution, as the pipeline does it (aind-airflow-jobs `get_merged_task_settings`): `custom` (any
+case, spaces around) means no presets at all; else the job_type's own gather task; if it has none,
+or the store does not know the job_type, the `default` job_type's; if that has none either, no
+presets. A job_type the store does not know is a warning naming those it knows (a typo at a desk),
+not a stop: the pipeline would run it on `default`'s presets, and so does the job.
+The preset becomes the lowest settings layer (`sources.py`
 merges it: objects key by key, the run's settings win, lists and scalars replaced whole).
 """
 
@@ -61,11 +64,22 @@ class Preset:
     task_from: str | None
     where: str | None
     job_settings: dict[str, Any]
+    unknown: str | None = None  # when the store does not know the job_type: the job_types it knows, said
 
     def layer(self) -> Layer:
         return Layer(f"job_type {self.job_type} ({self.source})", self.job_settings)
 
     def note(self) -> Finding:
+        if self.unknown is not None:
+            used = f"{DEFAULT!r}'s presets from {self.where}" if self.task_from else "no presets"
+            return Finding(
+                "gather.job_type.unknown",
+                Severity.warning,
+                f"job_type {self.job_type!r} is not stored in {self.source}{self.unknown}, so {used} were applied, "
+                "as the pipeline does.",
+                location="job_type",
+                hint="Check the job_type's name, or ask the operator to store it; 'custom' means no presets.",
+            )
         if self.task_from is None:
             return Finding(
                 "gather.job_type.no_task",
@@ -91,19 +105,16 @@ def open_store(source: str, clients: aws.Clients) -> Store:
 
 
 def resolve(store: Store, job_type: str) -> Preset:
-    """The presets for `job_type`, falling back to `default`; UsageError for an unknown job_type."""
-    if job_type == CUSTOM:
-        return Preset(CUSTOM, store.label, None, None, {})
+    """The presets for `job_type`, falling back to `default` (also for a job_type the store does not know)."""
+    if job_type.strip().lower() == CUSTOM:
+        return Preset(job_type, store.label, None, None, {})
+    unknown: str | None = None
     try:
         found = store.task(job_type)
     except UnknownJobType:
         known = sorted(store.job_types())
-        listing = ", ".join(known) if known else "none"
-        raise UsageError(
-            f"Unknown job_type '{job_type}' in {store.label}{did_you_mean(job_type, known)}. "
-            f"Known job_types: {listing}.",
-            hint="Use one of them, 'custom' for no presets, or ask the operator to store this job_type.",
-        ) from None
+        unknown = f"{did_you_mean(job_type, known)} (it knows: {', '.join(known) if known else 'none'})"
+        found = None
     task_from: str | None = job_type
     if found is None and job_type != DEFAULT:
         try:
@@ -112,9 +123,9 @@ def resolve(store: Store, job_type: str) -> Preset:
             found = None
         task_from = DEFAULT
     if found is None:
-        return Preset(job_type, store.label, None, None, {})
+        return Preset(job_type, store.label, None, None, {}, unknown)
     task, where = found
-    return Preset(job_type, store.label, task_from, where, job_settings(task, where))
+    return Preset(job_type, store.label, task_from, where, job_settings(task, where), unknown)
 
 
 def job_settings(task: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -150,7 +161,7 @@ def store_for(settings: JobSettings, clients: aws.Clients | None = None) -> Stor
 
 def for_settings(settings: JobSettings, clients: aws.Clients | None = None) -> tuple[Layer, list[Finding]] | None:
     """The job_type layer for a run's (preset-less) settings, for `sources.compose_settings`."""
-    if settings.job_type is None or settings.job_type == CUSTOM:
+    if settings.job_type is None or settings.job_type.strip().lower() == CUSTOM:
         return None
     preset = resolve(store_for(settings, clients), settings.job_type)
     return preset.layer(), [preset.note()]
@@ -201,8 +212,8 @@ class SsmStore:
                 for page in pages:
                     for parameter in page.get("Parameters", []):
                         parts = str(parameter["Name"])[len(root) :].split("/")
-                        if len(parts) == 3 and parts[1] == "tasks":
-                            found[parts[0]] = found.get(parts[0], False) or parts[2] == TASK_ID
+                        if len(parts) >= 3 and parts[1] == "tasks":  # also per-modality tasks (tasks/T/SPIM)
+                            found[parts[0]] = found.get(parts[0], False) or parts[2:] == [TASK_ID]
             self._listing = found
         return self._listing
 
