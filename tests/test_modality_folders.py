@@ -50,17 +50,23 @@ def test_an_asset_with_a_folder_per_described_modality_is_clean(
     assert (code, found) == (0, [])
 
 
-def test_a_described_modality_without_its_folder_is_an_error_naming_the_stream(
+def test_a_described_modality_without_its_folder_is_named_with_the_stream(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """In a local source folder (a user's session folder the pipeline reads), the data folders may be named
+    as the user likes: the upload request gives each modality's source. A missing one is a warning there;
+    an error when the settings list the upload's folders (and on an uploaded asset, below)."""
     folder = tmp_path / "ephys"
     settings = _with_data(folder, modalities.ecephys_split, skip="ecephys")
     code, found = _check(str(folder), settings, capsys)
-    assert code == 3
+    assert code == 0
     [missing] = found
-    assert missing["id"] == "gather.data.missing_folder" and missing["severity"] == "error"
+    assert missing["id"] == "gather.data.missing_folder" and missing["severity"] == "warning"
     assert missing["location"].startswith("data_streams[") and missing["files"][0] == "acquisition_ephys.json"
-    assert "ecephys/" in missing["message"] and "'ecephys'" in missing["hint"]
+    assert "ecephys/" in missing["message"] and "'ecephys'" in missing["hint"] and "input_source" in missing["hint"]
+    listed = {**settings, "modality_folders": sorted(p.name for p in folder.iterdir() if p.is_dir())}
+    code, found = _check(str(folder), listed, capsys)
+    assert code == 3 and [(f["id"], f["severity"]) for f in found] == [("gather.data.missing_folder", "error")]
 
 
 def test_an_undescribed_folder_and_an_empty_folder_are_warnings(

@@ -148,5 +148,6 @@ def _stages(run: Gathering, stage: Callable[[str, str], Any]) -> None:
         run.enrich(subject_id)
     with stage("cross_checks", "checking the files against each other"):
         cross_checks.cross_check(run.result)
-        modality_folders.check_asset(modality_folders.present(run.folder), run.result)
+        final = run.uploaded or run.folder.label.startswith("s3://")  # else a source folder's names are its own
+        modality_folders.check_asset(modality_folders.present(run.folder), run.result, final=final)
         nested.report(run.folder, run.result.plan, run.findings)

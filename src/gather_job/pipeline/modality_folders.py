@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gather_job.findings import Findings
+from gather_job.findings import Findings, Severity
 
 Place = tuple[str, str]  # (file, location in it)
 
@@ -37,8 +37,14 @@ def present(folder: Folder) -> dict[str, bool]:
     return {name: folder.is_empty(name) for name in folder.subfolders() if name in known}
 
 
-def check_asset(folders: Mapping[str, bool], result: Gathered) -> None:
-    """The data against the metadata, once the metadata is gathered (validated models only)."""
+def check_asset(folders: Mapping[str, bool], result: Gathered, *, final: bool = True) -> None:
+    """The data against the metadata, once the metadata is gathered (validated models only).
+
+    `final`: the folder names are the asset's own (an S3 prefix, a gathered asset). A local source
+    folder the pipeline reads (a user's session folder) may name its data folders as it likes: the
+    upload request gives each modality's source, and the transfer names the uploaded folders. There
+    a missing folder is a warning, unless the settings list the upload's folders (`modality_folders`).
+    """
     docs = {kind: result.documents[kind] for kind in ("acquisition", "data_description") if kind in result.documents}
     if not docs or any(doc.model is None for doc in docs.values()):
         return  # nothing to hold the folders against, or an invalid file (an error already) would mislead
@@ -48,7 +54,8 @@ def check_asset(folders: Mapping[str, bool], result: Gathered) -> None:
         acquisitions = [(labels["acquisition"], docs["acquisition"].model)]
     description = (labels["data_description"], docs["data_description"].model) if "data_description" in docs else None
     wanted = described(acquisitions, description)
-    check(folders, result.settings.modality_folders, wanted, result.findings)
+    listed = result.settings.modality_folders
+    check(folders, listed, wanted, result.findings, final=final or bool(listed))
 
 
 def described(acquisitions: list[tuple[str, Any]], description: tuple[str, Any] | None) -> dict[str, list[Place]]:
@@ -69,6 +76,8 @@ def check(
     listed: list[str] | None,
     wanted: Mapping[str, list[Place]],
     findings: Findings,
+    *,
+    final: bool = True,
 ) -> None:
     """`folders`: sub-folder name -> whether it is empty; `listed`: the settings' modality_folders."""
     known = abbreviations()
@@ -80,15 +89,22 @@ def check(
         return  # no modality folders to hold the metadata against (a staging folder of metadata only)
     for modality, places in sorted(wanted.items()):
         if modality not in present:
-            findings.error(
+            findings.add(
                 "gather.data.missing_folder",
+                Severity.error if final else Severity.warning,
                 f"The metadata describes {modality} data ({', '.join(f'{f} {at}' for f, at in places)}), but the "
-                f"asset has no {modality}/ folder.",
+                f"{'asset' if final else 'folder'} has no {modality}/ folder"
+                + ("." if final else f" (it has {', '.join(sorted(n + '/' for n in present.values()))})."),
                 files=tuple(dict.fromkeys(f for f, _ in places)),
                 location=places[0][1],
                 value=modality,
                 hint=f"Upload the {modality} data in a folder named '{modality}', or remove the modality from "
-                "the metadata if the asset does not hold it.",
+                "the metadata if the asset does not hold it."
+                + (
+                    ""
+                    if final
+                    else " The upload request names each modality's folder (input_source); if it does, all is well."
+                ),
             )
     for modality, name in sorted(present.items()):
         if modality not in wanted:
