@@ -62,17 +62,21 @@ def _part(module: str) -> str:
 
 def test_the_public_surface_is_pinned() -> None:
     assert sorted(gather_job.__all__) == [
+        "DataDescriptionSettings",
+        "EnrichmentSettings",
         "ExitCode",
         "Finding",
         "Findings",
         "GatherError",
         "GatherMetadataJob",
+        "InstrumentSettings",
         "InvalidMetadata",
         "JobSettings",
         "Outcome",
         "OutputRefused",
         "ServiceError",
         "Severity",
+        "SubjectSettings",
         "UsageError",
         "__version__",
     ]

@@ -18,7 +18,13 @@ from gather_job.findings import Finding, Findings, Severity
 
 if TYPE_CHECKING:
     from gather_job.job import GatherMetadataJob, Outcome
-    from gather_job.settings.model import JobSettings
+    from gather_job.settings.model import (
+        DataDescriptionSettings,
+        EnrichmentSettings,
+        InstrumentSettings,
+        JobSettings,
+        SubjectSettings,
+    )
 
 # The one place the version is written (pyproject reads it); no importlib.metadata at start-up.
 __version__ = "0.1.0"
@@ -27,20 +33,28 @@ _LAZY = {
     "GatherMetadataJob": "gather_job.job",
     "Outcome": "gather_job.job",
     "JobSettings": "gather_job.settings.model",
+    "DataDescriptionSettings": "gather_job.settings.model",
+    "SubjectSettings": "gather_job.settings.model",
+    "InstrumentSettings": "gather_job.settings.model",
+    "EnrichmentSettings": "gather_job.settings.model",
 }
 
 __all__ = [
+    "DataDescriptionSettings",
+    "EnrichmentSettings",
     "ExitCode",
     "Finding",
     "Findings",
     "GatherError",
     "GatherMetadataJob",
+    "InstrumentSettings",
     "InvalidMetadata",
     "JobSettings",
     "Outcome",
     "OutputRefused",
     "ServiceError",
     "Severity",
+    "SubjectSettings",
     "UsageError",
     "__version__",
 ]

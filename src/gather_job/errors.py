@@ -52,9 +52,10 @@ class UsageError(GatherError):
     exit_code = ExitCode.USAGE
 
 
-class InvalidMetadata(GatherError):
+class InvalidMetadata(GatherError, ValueError):
     """Error findings remain and `raise_if_invalid` is true (exit 3); `outcome` is the run's result,
-    raised after its report was written, as the reference raises after validating."""
+    raised after its report was written, as the reference raises after validating. A ValueError too,
+    as the reference's is: code that catches that keeps working."""
 
     exit_code = ExitCode.INVALID
 

@@ -158,22 +158,32 @@ class GatherMetadataJob:
 
     def __init__(
         self,
-        job_settings: JobSettings,
+        job_settings: JobSettings | None = None,
         *,
+        settings: JobSettings | None = None,
         notes: Sequence[Finding] = (),
         clients: Clients | None = None,
         progress: Progress | None = None,
         write_hook: Hook | None = None,
         folder: Folder | None = None,
     ) -> None:
-        if not isinstance(job_settings, JobSettings):
-            raise TypeError(f"job_settings must be a JobSettings, not {type(job_settings).__name__}")
-        self.job_settings = job_settings
+        given = job_settings if job_settings is not None else settings  # `settings=`: the reference's name
+        if given is not None and not isinstance(given, JobSettings) and hasattr(given, "model_dump"):
+            # the reference's own JobSettings (code written for aind-metadata-mapper): what it was given
+            given = JobSettings.model_validate(given.model_dump(mode="json", include=given.model_fields_set))
+        if not isinstance(given, JobSettings):
+            raise TypeError(f"job_settings must be a JobSettings, not {type(given).__name__}")
+        self.job_settings = given
         self.notes = list(notes)
         self._clients = clients
         self.progress = progress or Progress(None)
         self.write_hook = write_hook
         self._given_folder = folder  # an asset read ahead (bulk checks); else metadata_dir is opened
+
+    @property
+    def settings(self) -> JobSettings:
+        """The reference's name for `job_settings`."""
+        return self.job_settings
 
     def _gather(self, mode: Literal["run", "check"]) -> Gathered:
         from gather_job.pipeline.gather import gather

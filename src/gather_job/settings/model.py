@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from gather_job.settings.values import (
     RefusedUrl,
@@ -48,6 +48,15 @@ def _surrogate(value: Any) -> str | None:
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_another_model(cls, data: Any) -> Any:
+        """A settings object of another class (the reference's own `DataDescriptionSettings(...)`, code written
+        for aind-metadata-mapper) is taken as what it was given: its set fields, checked as ours are."""
+        if isinstance(data, BaseModel) and not isinstance(data, cls):
+            return data.model_dump(mode="json", include=data.model_fields_set)  # nested values whole
+        return data
 
 
 class DataDescriptionSettings(_Section):
@@ -106,6 +115,12 @@ class SubjectSettings(_Section):
         default=None,
         description="aind-data-schema CalibrationObject JSON for subject_details; default: an empty one.",
     )
+
+    @field_validator("calibration_object", mode="before")
+    @classmethod
+    def _model_as_json(cls, value: Any) -> Any:
+        """A `CalibrationObject(...)` itself, as the reference's docs pass it, is taken as its JSON."""
+        return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 
 
 class EnrichmentSettings(_Section):
