@@ -231,3 +231,13 @@ def test_a_paired_surrogate_in_an_answer_is_a_character_not_a_problem(asset, gat
     assert run.code == 0, run.err
     funding = run.file("data_description.json")["funding_source"]
     assert any(f.get("grant_number") == "\U0001f600" for f in funding)
+
+
+def test_an_older_schema_version_is_validated_written_as_the_library_writes_it_and_said(asset, capsys) -> None:  # type: ignore[no-untyped-def]
+    folder = asset(with_subject=True)
+    subject = json.loads((folder / "subject.json").read_text())
+    subject["schema_version"] = "2.0.6"
+    (folder / "subject.json").write_text(json.dumps(subject))
+    code, findings, _ = _check(folder, capsys)
+    (note,) = [f for f in findings if f["id"] == "gather.file.schema_version_updated"]
+    assert code == 0 and note["files"] == ["subject.json"] and "'2.0.6'" in note["message"]

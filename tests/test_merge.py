@@ -201,3 +201,18 @@ def test_a_fused_stream_that_outgrows_its_group_raises_as_the_library_does() -> 
     with pytest.raises(ValueError, match="non-overlapping") as ours:
         fold.fold_acquisitions([first, second], warn=lambda message: None)
     assert str(ours.value) == str(theirs.value)
+
+
+def test_a_shared_device_is_an_error_but_the_merge_is_the_librarys() -> None:
+    """The library's `+` merges instruments that share a device name (it keeps the first copy and logs a
+    warning); the reference wrote that instrument.json. The error stays, so raise_if_invalid refuses the
+    upload; with raise_if_invalid false the file is what the reference wrote, not missing."""
+    from tests.fixtures.assets import variants
+
+    files = variants.asset_files("shared_device")
+    parts = [(name, files[name]) for name in ("instrument_a.json", "instrument_b.json")]
+    findings = Findings()
+    merged = merge_instruments(parts, findings)
+    assert "gather.merge.shared_device" in {f.id for f in findings if f.severity.value == "error"}
+    assert merged is not None
+    assert merged.model_dump(mode="json") == (parts[0][1] + parts[1][1]).model_dump(mode="json")

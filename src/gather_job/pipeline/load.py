@@ -175,7 +175,7 @@ def validate(kind: str, label: str, data: dict[str, Any], findings: Findings) ->
     cls = schema.model_class(kind)
     with capture(findings, (label,), f"validating {label}"):
         try:
-            return cls.model_validate(data)
+            model = cls.model_validate(data)
         except ValidationError as exc:
             _schema_findings(exc, label, data, findings)
         except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
@@ -185,6 +185,17 @@ def validate(kind: str, label: str, data: dict[str, Any], findings: Findings) ->
                 files=(label,),
                 hint="Some value has an unexpected shape; compare the file with the schema.",
             )
+        else:
+            if isinstance(version, str) and version != getattr(model, "schema_version", version):
+                findings.info(
+                    "gather.file.schema_version_updated",
+                    f"{label} says schema_version {version!r}; aind-data-schema {model.schema_version} validated "
+                    "it, and it is written with that version (the reference copied the file as given).",
+                    files=(label,),
+                    location="schema_version",
+                    value=version,
+                )
+            return model
     return None
 
 

@@ -70,9 +70,9 @@ def merge_instruments(parts: Sequence[Part], findings: Findings) -> Any:
         broken |= _disagreement(
             parts, field, findings, "instrument", f"All instrument parts must have the same {field}."
         )
-    broken |= _shared_devices(parts, findings)
-    if broken:
+    if broken:  # the library's `+` raises on these: there is no merged instrument
         return None
+    _shared_devices(parts, findings)  # an error, but the library merges (the first copy kept), as the reference did
     _shared_nested_names(parts, findings)
     merged = _fold(parts, findings, "instrument", fold.fold_instruments)
     if merged is None:
