@@ -42,28 +42,30 @@ def decode_json(label: str, raw: bytes, findings: Findings) -> Any:
     return data
 
 
+# problems whose text says it all: finding id, and the fix when the problem gives none
+_SAID = {
+    "encoding": ("gather.file.encoding", "Save the file as UTF-8."),
+    "syntax": ("gather.file.invalid_json", "The file may be truncated or hand-edited; fix the JSON there."),
+    "too_long": ("gather.file.number_too_long", None),
+}
+
+
 def _report(label: str, problem: strict_json.Problem, findings: Findings) -> None:
     kind, files = problem.kind, (label,)
     if kind == "empty":
         findings.error(
             "gather.file.empty", f"{label} is empty.", files=files, hint="Write the JSON document or remove the file."
         )
-    elif kind == "encoding":
+    elif kind in _SAID:  # the problem's own text, where it is, and the line with a caret under it
+        finding_id, fallback = _SAID[kind]
         findings.error(
-            "gather.file.encoding",
+            finding_id,
             f"{label} {problem.text}.",
             files=files,
             location=problem.location,
-            hint=problem.hint or "Save the file as UTF-8.",
-        )
-    elif kind == "syntax":
-        findings.error(
-            "gather.file.invalid_json",
-            f"{label} {problem.text}.",
-            files=files,
-            location=problem.location,
+            value=problem.values[0] if problem.values else None,
             context=problem.excerpt,
-            hint="The file may be truncated or hand-edited; fix the JSON there.",
+            hint=problem.hint or fallback,
         )
     elif kind == "too_deep":
         findings.error("gather.file.too_deep", f"{label} is nested too deeply to be metadata.", files=files)
@@ -75,16 +77,6 @@ def _report(label: str, problem: strict_json.Problem, findings: Findings) -> Non
             files=files,
             value=keys,
             hint="Keep one value per key.",
-        )
-    elif kind == "too_long":
-        findings.error(
-            "gather.file.number_too_long",
-            f"{label} {problem.text}.",
-            files=files,
-            location=problem.location,
-            value=problem.values[0],
-            context=problem.excerpt,
-            hint=problem.hint,
         )
     elif kind == "non_finite":
         findings.error(
