@@ -169,6 +169,14 @@ def test_s3_a_report_only_prefix_is_not_an_asset_and_a_rerun_in_place_is_the_sam
     code, err = _run(in_place, capsys)
     assert code == 0, err
     assert {k: v for k, v in aws.objects(bucket, "b/").items() if k != "gather_report.json"} == first
+    # as a run stopped after its marker, before its report, leaves the prefix: the rerun still knows its outputs
+    report = aws.objects(bucket, "b/")["gather_report.json"]
+    marker = earlier_run.marker_bytes(earlier_run.known_outputs(report, None), [])
+    aws.s3.put_object(Bucket=bucket, Key=f"b/{earlier_run.MARKER}", Body=marker)
+    aws.s3.delete_object(Bucket=bucket, Key="b/gather_report.json")
+    code, err = _run(in_place, capsys)
+    assert code == 0, err
+    assert {k: v for k, v in aws.objects(bucket, "b/").items() if k != "gather_report.json"} == first
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,7 @@ class S3Target:
         self.lease_s, self.wait_s, self.poll_s = lease_s, wait_s, poll_s
         self._existing: set[str] | None = None
         self._report_says: dict[str, bool] = {}  # the earlier report's ETag -> does it mark a complete asset
+        self._report_raw: bytes | None = None  # the earlier report last read
         self._claim: s3_claim.Claim | None = None
         self._announced: str | None = None  # the first step, announced to the hook before the claim
 
@@ -118,13 +119,17 @@ class S3Target:
         if etag is None:
             return False
         if etag not in self._report_says:
-            with aws.translated("reading the earlier report", self.uri.url(REPORT_NAME), permission="s3:GetObject"):
-                try:
-                    raw = self.client.get_object(Bucket=self.uri.bucket, Key=self.uri.key(REPORT_NAME))["Body"].read()
-                except aws.NotFound:
-                    raw = None  # deleted since the listing: whatever was there is gone
+            raw = self._read(REPORT_NAME)  # None: deleted since the listing, whatever was there is gone
             self._report_says[etag] = raw is not None and earlier_run.holds_asset(raw)
+            self._report_raw = raw
         return self._report_says[etag]
+
+    def _read(self, name: str) -> bytes | None:
+        with aws.translated("reading", self.uri.url(name), permission="s3:GetObject"):
+            try:
+                return bytes(self.client.get_object(Bucket=self.uri.bucket, Key=self.uri.key(name))["Body"].read())
+            except aws.NotFound:
+                return None
 
     def prepare(self) -> bool:
         """Apply `if_exists` before any work; False means skip (exit 0 without writing)."""
@@ -190,6 +195,13 @@ class S3Target:
             raise self._refusal(ours, [*names, *kept, REPORT_NAME], holds)
         if not proceed(holds, self.policy, str(self.uri)):
             return []  # skip: another run completed it while this one gathered
+        marker = earlier_run.MARKER
+        in_place = any(self.uri.url(name) in inputs for name in there)
+        if in_place:  # the input prefix itself: which objects are outputs must outlive the old report
+            known = earlier_run.known_outputs(
+                self._report_raw if REPORT_NAME in there else None, self._read(marker) if marker in there else None
+            )
+            there[marker] = self._put(marker, earlier_run.marker_bytes(known, names), there.get(marker))
         if REPORT_NAME in there:
             self._delete(REPORT_NAME, there[REPORT_NAME])  # until the new report lands, visibly incomplete
         written: dict[str, str] = {}
@@ -201,6 +213,8 @@ class S3Target:
             self._delete(name, there[name])  # an earlier run's core file or kept original this run does not write
         self._check_before_report(written, inputs)
         self._put(REPORT_NAME, report() if callable(report) else report, None)
+        if in_place:
+            self._delete(marker, there[marker])  # the report now lists what this run wrote
         return [*written, REPORT_NAME]
 
     def _listing(self) -> dict[str, str]:
