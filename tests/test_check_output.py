@@ -45,3 +45,20 @@ def test_an_s3_key_gets_the_report_and_nothing_local(  # type: ignore[no-untyped
     assert code == 2 and "the bucket 'no-such-bucket' does not exist" in err
     code, err = _check([str(asset()), "--offline", "--output", f"s3://{bucket}/folder/"], capsys, environ)
     assert code == 2 and "names no object" in err
+
+
+def test_an_s3_key_inside_the_checked_prefix_is_refused(aws: Aws, aws_env: Any, asset, capsys) -> None:  # type: ignore[no-untyped-def]
+    bucket = aws.bucket("checked")
+    aws.upload(asset(with_subject=True, with_procedures=True), bucket, "asset/")
+    before = aws.objects(bucket)
+    environ = {"GATHER_S3_ENDPOINT_URL": aws.url, "GATHER_AWS_REGION": REGION}
+    for key in ("asset/subject.json", "asset/gather_report.json", "asset/deeper/r.json"):
+        code, err = _check([f"s3://{bucket}/asset/", "--offline", "--output", f"s3://{bucket}/{key}"], capsys, environ)
+        assert code == 2 and "which is being checked" in err, err
+    code, err = _check(
+        [f"s3://{bucket}/asset/", f"s3://{bucket}/asset/", "--offline", "--output", f"s3://{bucket}/asset/r.jsonl"],
+        capsys,
+        environ,
+    )
+    assert code == 2 and "which is being checked" in err, err
+    assert aws.objects(bucket) == before

@@ -33,3 +33,20 @@ def test_an_obstacle_is_refused_before_anything_is_written(asset, gather, tmp_pa
     err = " ".join(run.err.split())
     assert run.code == 2 and said in err and str(path) in err and "nothing was written" in err
     assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("link", ["original_metadata", "original_metadata/uploaded_json"])
+@pytest.mark.parametrize("to", ["nowhere", "metadata"])
+def test_a_link_in_the_way_of_the_kept_inputs_is_refused(asset, gather, tmp_path: Path, link: str, to: str) -> None:  # type: ignore[no-untyped-def]
+    folder = asset(with_subject=True, with_procedures=True)
+    (folder / "notes.txt").write_text("the user's")
+    out = tmp_path / "out"
+    path = out / link
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(tmp_path / "nowhere" if to == "nowhere" else folder)
+    before = snapshot(folder)
+    run = gather(folder, output_dir=out)
+    err = " ".join(run.err.split())
+    said = ("is a symbolic link" in err and "nothing was written" in err) or "where the run keeps copies" in err
+    assert run.code == 2 and said, err  # refused as a link, or (the link resolves into the input) as a path
+    assert snapshot(folder) == before and not (out / "subject.json").exists()

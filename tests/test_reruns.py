@@ -171,7 +171,7 @@ def test_s3_a_report_only_prefix_is_not_an_asset_and_a_rerun_in_place_is_the_sam
     assert {k: v for k, v in aws.objects(bucket, "b/").items() if k != "gather_report.json"} == first
     # as a run stopped after its marker, before its report, leaves the prefix: the rerun still knows its outputs
     report = aws.objects(bucket, "b/")["gather_report.json"]
-    marker = earlier_run.marker_bytes(earlier_run.known_outputs(report, None), [])
+    marker = earlier_run.marker_bytes(earlier_run.known_outputs(report, None))
     aws.s3.put_object(Bucket=bucket, Key=f"b/{earlier_run.MARKER}", Body=marker)
     aws.s3.delete_object(Bucket=bucket, Key="b/gather_report.json")
     code, err = _run(in_place, capsys)
@@ -224,12 +224,29 @@ def test_funding_sent_as_one_object_says_so(asset, gather, service) -> None:  # 
 
 
 def test_what_earlier_runs_wrote_outlives_a_run_stopped_while_writing() -> None:
-    report = json.dumps({"status": "written", "files": {"a.json": {"sha256": "aa"}, "x/b.json": {"sha256": "bb"}}})
-    known = earlier_run.known_outputs(report.encode(), None)
-    assert known == {"a.json": "aa"}  # kept originals (x/...) are not outputs of the folder
-    marker = earlier_run.marker_bytes(known, ["a.json", "c.json"])  # a.json rewritten: its new bytes unknown
-    assert earlier_run.known_outputs(None, marker) == {"a.json": None, "c.json": None}
+    files = {"subject.json": {"sha256": "aa"}, "x/b.json": {"sha256": "bb"}, "acquisition_a.json": {"sha256": "cc"}}
+    report = json.dumps({"status": "written", "files": files}).encode()
+    known = earlier_run.known_outputs(report, None)
+    assert known == {"subject.json": ["aa"]}  # kept originals and names gather-job never writes count for nothing
+    known["subject.json"].append("dd")  # a run about to replace it: old and new bytes both count
+    marker = earlier_run.marker_bytes(known)
+    assert earlier_run.known_outputs(None, marker) == {"subject.json": ["aa", "dd"]}
     assert earlier_run.known_outputs(b"not json", b"[1]") == {}
+    assert earlier_run.known_outputs(None, b'{"outputs": {"subject.json": null, "procedures.json": [null]}}') == {}
+    assert earlier_run.known_outputs(json.dumps({"status": "checked", "files": files}).encode(), None) == {}
+
+
+def test_a_forged_or_stale_marker_never_hides_a_real_input(asset, capsys) -> None:  # type: ignore[no-untyped-def]
+    folder = asset(with_subject=True, with_procedures=True)
+    settings = base_settings(folder, folder, None)
+    del settings["metadata_dir"]
+    subject = (folder / "subject.json").read_bytes()
+    (folder / earlier_run.MARKER).write_text('{"outputs": {"subject.json": null, "procedures.json": ["0" ]}}')
+    code, err = _run(settings, capsys)
+    assert code == 0, err
+    assert (folder / "subject.json").read_bytes() == subject
+    assert (folder / "original_metadata/uploaded_json/subject.json").read_bytes() == subject
+    assert _report(folder)["sources"]["subject.json"] == {"from": "file", "file": "subject.json"}
 
 
 def test_a_rerun_after_a_run_stopped_while_writing_reads_the_same_inputs(asset, service, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -238,10 +255,23 @@ def test_a_rerun_after_a_run_stopped_while_writing_reads_the_same_inputs(asset, 
     assert _run(settings, capsys)[0] == 0
     first = {p.name: p.read_bytes() for p in folder.glob("*.json") if p.name != "gather_report.json"}
     # as a run killed after its marker and some files, before its report, leaves the folder
-    marker = earlier_run.marker_bytes(earlier_run.known_outputs((folder / "gather_report.json").read_bytes(), None), [])
+    marker = earlier_run.marker_bytes(earlier_run.known_outputs((folder / "gather_report.json").read_bytes(), None))
     (folder / earlier_run.MARKER).write_bytes(marker)
     (folder / "gather_report.json").unlink()
     code, err = _run(settings, capsys)
     assert code == 0, err
     assert {p.name: p.read_bytes() for p in folder.glob("*.json") if p.name != "gather_report.json"} == first
     assert not (folder / earlier_run.MARKER).exists()
+
+
+def test_an_earlier_output_whose_parts_are_gone_is_read_as_an_input(asset, service, capsys) -> None:  # type: ignore[no-untyped-def]
+    folder = asset()
+    settings = _in_place(folder, service.url)
+    assert _run(settings, capsys)[0] == 0
+    merged = (folder / "acquisition.json").read_bytes()
+    for part in ("acquisition_a.json", "acquisition_b.json"):
+        (folder / part).unlink()
+    code, err = _run(settings, capsys)
+    assert code == 0, err
+    assert (folder / "acquisition.json").read_bytes() == merged
+    assert _report(folder)["sources"]["acquisition.json"] == {"from": "file", "file": "acquisition.json"}

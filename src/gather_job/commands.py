@@ -121,6 +121,7 @@ def check(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], 
         from gather_job.aws import Clients
 
         bucket, key = sources.object_key(args.output, "--output")
+        _outside_assets(args.output, [settings.metadata_dir or ""])
         sources.check_bucket(bucket, args.output, Clients(settings))
     elif args.output:  # before the work, as `report` is: never an input, a folder or a special file replaced
         _check_copy(args, args.output, "--output", settings)
@@ -134,6 +135,28 @@ def check(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], 
     elif args.output:
         _save_report(args.output, outcome)
     return outcome
+
+
+def _outside_assets(output: str, checked: list[str]) -> None:
+    """Refuse (exit 2) an S3 `--output` key inside a prefix being checked: the report would replace one of
+    the asset's objects (its subject.json, its gather_report.json). Locally `_check_copy` refuses the same."""
+    target = s3uri.location(output, "--output")
+    for place in checked:
+        try:
+            uri = s3uri.location(place, "PATH") if s3uri.is_s3(place) else None
+        except UsageError:
+            continue  # a child no run can address: it gets its own record (archive.workers), writes nothing
+        if (
+            target is not None
+            and uri is not None
+            and target.bucket == uri.bucket
+            and target.prefix.startswith(uri.prefix)
+        ):
+            raise UsageError(
+                f"--output {s3uri.shown_url(output)} is inside {uri}, which is being checked: the report would "
+                "replace an object of the asset.",
+                hint="Write the report outside the checked prefixes (another prefix, or a local file).",
+            )
 
 
 def _upload_report(bucket: str, key: str, outcome: Outcome, settings: JobSettings) -> None:
@@ -284,6 +307,8 @@ def check_assets(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO
     else:
         if args.output and not args.output.startswith("s3://"):
             _check_copy(args, args.output, "--output", settings)
+        elif args.output:
+            _outside_assets(args.output, [*(args.paths or []), *([args.each] if args.each else []), *assets])
         sink = results.Sink.open(args.output, append=bool(args.resume) and args.resume == args.output, clients=clients)
     progress = results.Bar(err, len(assets))
     try:

@@ -122,7 +122,7 @@ def _stages(run: Gathering, stage: Callable[[str, str], Any]) -> None:
         # a rerun in the staging folder: what the earlier run wrote there is output, not input
         replacing = not run.check_only and earlier_run.writes_where_it_reads(run.s.output_dir, run.s.source_dir)
         run.plan(names, earlier_run.outputs_in(run.folder, names, run.findings) if replacing else frozenset())
-        run.uploaded = run.check_only and earlier_run.is_finished(names, run.folder.label, run.s)
+        run.uploaded = run.check_only and earlier_run.is_finished(run.folder, names, run.folder.label, run.s)
         run.start_requests()
     with stage("import_models", "loading aind-data-schema's models"):
         schema.import_models(_model_kinds(run.result.plan))

@@ -26,9 +26,11 @@ from typing import Any, Protocol
 
 from gather_job.errors import GatherError
 from gather_job.findings import Findings
+from gather_job.schema import CORE_FILES, file_name
 from gather_job.storage.folder import InputProblem
 
 REPORT_NAME = "gather_report.json"
+_CORE_NAMES = frozenset(file_name(kind) for kind in CORE_FILES)
 # Written, where a run writes into its input folder, before the old report goes; removed after the new
 # one lands: a run killed in between leaves it, so its rerun still knows which files were outputs
 MARKER = ".gather-job-writing.json"
@@ -51,40 +53,45 @@ def parsed(raw: bytes | None) -> Mapping[str, Any] | None:
 
 
 def holds_asset(raw: bytes | None) -> bool:
-    """Does a folder whose report has these bytes hold a complete asset (an unreadable report: yes)."""
+    """Does a folder whose report has these bytes hold a complete asset (an unreadable report: yes)?
+    Not when the report says nothing was written there: an invalid run's, or a copy of `check`'s."""
     report = parsed(raw)
-    return report is None or report.get("status") != "invalid"
+    return report is None or report.get("status") not in ("invalid", "checked")
 
 
 def written_by(raw: bytes | None) -> dict[str, str]:
-    """Top-level file name -> SHA-256 of the core files the earlier run wrote (kept originals left out)."""
+    """Core file name -> SHA-256 of the core files the earlier run wrote (kept originals and any other
+    name left out: nothing gather-job writes at the top is anything else, so a forged entry counts for
+    nothing)."""
     report = parsed(raw)
-    files = report.get("files") if report is not None and report.get("status") != "invalid" else None
+    files = report.get("files") if report is not None and report.get("status") == "written" else None
     if not isinstance(files, dict):
         return {}
     return {
         name: str(entry["sha256"])
         for name, entry in files.items()
-        if isinstance(name, str) and "/" not in name and name != REPORT_NAME
-        if isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+        if name in _CORE_NAMES and isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
     }
 
 
-def known_outputs(report: bytes | None, marker: bytes | None) -> dict[str, str | None]:
-    """Name -> SHA-256 of what earlier runs wrote here (None: a stopped run was writing it, bytes unknown)."""
-    known: dict[str, str | None] = dict(written_by(report))
+def known_outputs(report: bytes | None, marker: bytes | None) -> dict[str, list[str]]:
+    """Core file name -> the SHA-256s an earlier run's output of that name may have: the report's, and
+    those a run stopped while writing said it was about to write (old and new bytes both count)."""
+    known: dict[str, list[str]] = {name: [digest] for name, digest in written_by(report).items()}
     said = parsed(marker)
     outputs = said.get("outputs") if said is not None else None
-    for name, digest in outputs.items() if isinstance(outputs, dict) else ():
-        if isinstance(name, str) and "/" not in name and name not in (REPORT_NAME, MARKER):
-            known.setdefault(name, digest if isinstance(digest, str) else None)
-    return known
+    for name, digests in outputs.items() if isinstance(outputs, dict) else ():
+        if name in _CORE_NAMES and isinstance(digests, list):
+            for digest in digests:
+                if isinstance(digest, str) and digest not in known.setdefault(name, []):
+                    known[name].append(digest)
+    return {name: digests for name, digests in known.items() if digests}
 
 
-def marker_bytes(known: Mapping[str, str | None], writing: Collection[str]) -> bytes:
-    """The marker a run writes before touching its input folder: what earlier runs and this one write."""
-    outputs: dict[str, str | None] = {**known, **dict.fromkeys(writing)}  # rewritten: its new bytes unknown yet
-    return (json.dumps({"outputs": dict(sorted(outputs.items()))}, indent=1) + "\n").encode()
+def marker_bytes(known: Mapping[str, list[str]]) -> bytes:
+    """The marker: for each output, every checksum it may have (a run adds a file's new one before the
+    file lands, so a kill at any moment leaves the file with a listed checksum, or absent)."""
+    return (json.dumps({"outputs": {name: known[name] for name in sorted(known)}}, indent=1) + "\n").encode()
 
 
 def outputs_in(folder: _Readable, names: Collection[str], findings: Findings) -> frozenset[str]:
@@ -100,15 +107,16 @@ def outputs_in(folder: _Readable, names: Collection[str], findings: Findings) ->
         except (InputProblem, GatherError, OSError):  # unreadable: nothing is known from it
             raw[name] = None
     known = known_outputs(raw[REPORT_NAME], raw[MARKER])
+    for name in _unbuildable(raw[REPORT_NAME], names):
+        known.pop(name, None)  # merged from parts no longer there: the file is all that is left of them, an input
     same: list[str] = []
     changed: list[str] = []
     for name in sorted(n for n in known if n in names):
-        expected = known[name]
         try:
-            digest = hashlib.sha256(folder.read(name)).hexdigest() if expected is not None else None
+            digest = hashlib.sha256(folder.read(name)).hexdigest()
         except (InputProblem, GatherError, OSError):  # read again as an input, where the problem is reported
             continue
-        (same if digest == expected else changed).append(name)
+        (same if digest in known[name] else changed).append(name)
     if same:
         findings.info(
             "gather.resolve.earlier_output",
@@ -127,6 +135,20 @@ def outputs_in(folder: _Readable, names: Collection[str], findings: Findings) ->
     return frozenset(same)
 
 
+def _unbuildable(report: bytes | None, names: Collection[str]) -> list[str]:
+    """Outputs the earlier report says were merged from parts that are gone: this run cannot write them
+    again, so they are read as inputs (else the file, the only copy of those parts, would be removed)."""
+    sources = (parsed(report) or {}).get("sources")
+    if not isinstance(sources, dict):
+        return []
+    gone = []
+    for name, source in sources.items():
+        parts = source.get("parts") if isinstance(source, dict) and source.get("from") == "merged" else None
+        if isinstance(parts, list) and any(part not in names for part in parts if isinstance(part, str)):
+            gone.append(str(name))
+    return gone
+
+
 def writes_where_it_reads(output_dir: str | None, source_dir: str | None) -> bool:
     """Is the output the input folder itself (the staging folder; metadata_dir unset or equal)?"""
     if not output_dir or not source_dir:
@@ -142,16 +164,20 @@ def writes_where_it_reads(output_dir: str | None, source_dir: str | None) -> boo
         return Path(output_dir).resolve() == Path(source_dir).resolve()
 
 
-def is_finished(names: Collection[str], label: str, settings: Any) -> bool:
+def is_finished(folder: _Readable, names: Collection[str], label: str, settings: Any) -> bool:
     """Is the folder `check` reads a finished asset, whose files are final (a missing one is missing)?
 
-    One a run wrote into (its report is there), or an S3 prefix holding what only a gathered asset
-    holds (data_description.json, or the indexer's metadata.nd.json), checked without the upload's
-    data_description settings. A prefix of an upload's inputs (the parts, before the gather) is not:
-    what the service or the settings give it stays open offline, as for a folder at a desk.
+    One a run wrote its files into (its report says so: an invalid run's does not), or an S3 prefix
+    holding what only a gathered asset holds (data_description.json, or the indexer's
+    metadata.nd.json), checked without the upload's data_description settings. A prefix of an
+    upload's inputs (the parts, before the gather) is not: what the service or the settings give it
+    stays open offline, as for a folder at a desk.
     """
     if REPORT_NAME in names:
-        return True
+        try:
+            return holds_asset(folder.read(REPORT_NAME))
+        except (InputProblem, GatherError, OSError):
+            return True  # a report that cannot be read: nothing to tell, the files are taken as they are
     described = settings.data_description_settings
     gathered = "data_description.json" in names or "metadata.nd.json" in names
     return label.startswith("s3://") and gathered and not (described.project_name or described.modalities)

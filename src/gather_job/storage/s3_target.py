@@ -195,17 +195,22 @@ class S3Target:
             raise self._refusal(ours, [*names, *kept, REPORT_NAME], holds)
         if not proceed(holds, self.policy, str(self.uri)):
             return []  # skip: another run completed it while this one gathered
-        marker = earlier_run.MARKER
+        marker, known = earlier_run.MARKER, dict[str, list[str]]()
         in_place = any(self.uri.url(name) in inputs for name in there)
         if in_place:  # the input prefix itself: which objects are outputs must outlive the old report
             known = earlier_run.known_outputs(
                 self._report_raw if REPORT_NAME in there else None, self._read(marker) if marker in there else None
             )
-            there[marker] = self._put(marker, earlier_run.marker_bytes(known, names), there.get(marker))
+            there[marker] = self._put(marker, earlier_run.marker_bytes(known), there.get(marker))
         if REPORT_NAME in there:
             self._delete(REPORT_NAME, there[REPORT_NAME])  # until the new report lands, visibly incomplete
         written: dict[str, str] = {}
         for name in names:
+            if in_place:  # the marker learns the new checksum before the object changes
+                digest = hashlib.sha256(files[name]).hexdigest()
+                if digest not in known.setdefault(name, []):
+                    known[name].append(digest)
+                    there[marker] = self._put(marker, earlier_run.marker_bytes(known), there[marker])
             written[name] = self._put(name, files[name], there.get(name))
         for key, read in kept.items():
             written[key] = self._put(key, read(), there.get(key))

@@ -14,11 +14,12 @@ complete earlier result alone (docs/design.md §9).
 from __future__ import annotations
 
 import functools
+import hashlib
 import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from gather_job.errors import OutputRefused, UsageError
 from gather_job.schema import CORE_FILES, file_name
@@ -155,6 +156,12 @@ def _refuse_obstacles(target: Path, names: Iterable[str]) -> None:
         path = target
         for part in name.split("/")[:-1]:
             path = path / part
+            if path.is_symlink():
+                raise UsageError(
+                    f"{path} is a symbolic link; the run keeps its inputs in a folder of its own there "
+                    f"({ORIGINALS}/) and would write and remove files where the link points; nothing was written.",
+                    hint=f"Replace the link {path} with a folder (or remove it), then run again.",
+                )
             if path.exists() and not path.is_dir():
                 raise UsageError(
                     f"{path} is a file, but the run keeps its inputs in a folder of that name ({ORIGINALS}/); "
@@ -193,11 +200,11 @@ def _write_into(
     if kept.is_dir():
         atomic.remove_dead_temporaries(kept)
     stale, marker = target / REPORT_NAME, target / earlier_run.MARKER
-    if inputs:  # the input folder itself: which files are outputs must outlive the old report (a rerun reads it)
-        known = earlier_run.known_outputs(_bytes_of(stale), _bytes_of(marker))
-        atomic.replace(
-            marker, earlier_run.marker_bytes(known, [n for n in files if (target / n).resolve() not in inputs])
-        )
+    # the input folder itself: which files are outputs must outlive the old report (the rerun reads it)
+    in_place = any(path.parent == target.resolve() for path in inputs)
+    known = earlier_run.known_outputs(_bytes_of(stale), _bytes_of(marker)) if in_place else {}
+    if in_place:
+        atomic.replace(marker, earlier_run.marker_bytes(known))
     if stale.exists():
         pause("unlink-report")
         stale.unlink()  # until the new report lands, the folder is visibly incomplete
@@ -206,7 +213,12 @@ def _write_into(
         if final.resolve() in inputs:
             continue  # an input file of this very folder: never rewritten
         data = files.pieces(name) if isinstance(files, Streamed) else files[name]
-        atomic.replace(final, data, before_rename=functools.partial(pause, f"replace:{name}"))
+        digest = hashlib.sha256()
+        atomic.replace(
+            final,
+            _hashing(data, digest),
+            before_rename=functools.partial(_landing, name, digest, known if in_place else None, marker, pause),
+        )
         written.append(name)
     if originals:
         kept.mkdir(parents=True, exist_ok=True)
@@ -227,6 +239,24 @@ def _write_into(
     marker.unlink(missing_ok=True)  # the report now lists what this run wrote
     atomic.fsync_dir(target)
     return written
+
+
+def _hashing(data: bytes | Iterable[bytes], digest: Any) -> Iterable[bytes]:
+    """`data` as it is written, its SHA-256 taken on the way (a large file is never one buffer)."""
+    for piece in [data] if isinstance(data, bytes) else data:
+        digest.update(piece)
+        yield piece
+
+
+def _landing(name: str, digest: Any, known: dict[str, list[str]] | None, marker: Path, pause: Hook) -> None:
+    """Before a file's rename: where the run writes into its inputs (`known` given), the marker learns the
+    new checksum first, so a kill on either side of the rename leaves the file with a checksum it lists."""
+    if known is not None:
+        known.setdefault(name, [])
+        if digest.hexdigest() not in known[name]:
+            known[name].append(digest.hexdigest())
+        atomic.replace(marker, earlier_run.marker_bytes(known))
+    pause(f"replace:{name}")
 
 
 def _bytes_of(path: Path) -> bytes | None:
