@@ -146,12 +146,7 @@ def _outside_assets(output: str, checked: list[str]) -> None:
             uri = s3uri.location(place, "PATH") if s3uri.is_s3(place) else None
         except UsageError:
             continue  # a child no run can address: it gets its own record (archive.workers), writes nothing
-        if (
-            target is not None
-            and uri is not None
-            and target.bucket == uri.bucket
-            and target.prefix.startswith(uri.prefix)
-        ):
+        if target is not None and uri is not None and target.within(uri):
             raise UsageError(
                 f"--output {s3uri.shown_url(output)} is inside {uri}, which is being checked: the report would "
                 "replace an object of the asset.",

@@ -38,6 +38,7 @@ from gather_job.errors import UsageError
 from gather_job.settings.values import escaped, path_problem
 from gather_job.storage import atomic, s3uri
 from gather_job.storage.folder import special_kind
+from gather_job.storage.s3uri import S3Uri
 from gather_job.storage.target import ORIGINALS, REPORT_NAME
 
 if TYPE_CHECKING:
@@ -196,17 +197,16 @@ def _check_output_prefix(output_dir: str, metadata_dir: str) -> None:
     """The local rules for two S3 prefixes: the output is the input prefix or outside it, and the input
     is not where the output keeps the originals (a run there deleted input objects as stale copies)."""
     output, source = s3uri.location(output_dir, "output_dir"), s3uri.location(metadata_dir, "metadata_dir")
-    if output is None or source is None or output.bucket != source.bucket or output == source:
+    if output is None or source is None or output == source:
         return
-    if output.prefix.startswith(source.prefix):
+    if output.within(source):
         raise UsageError(
             f"output_dir '{output}' is inside metadata_dir '{source}': the outputs would become part of the "
             "input prefix (the next run would find them there) and be uploaded with it twice.",
             hint="Set output_dir to metadata_dir itself (the pipeline's way: the files are written into it and "
             f"the inputs kept under {ORIGINALS}/), or to a prefix outside it.",
         )
-    kept = f"{output.prefix}{ORIGINALS.split('/')[0]}/"
-    if source.prefix.startswith(kept):
+    if source.within(S3Uri(output.bucket, f"{output.prefix}{ORIGINALS.split('/')[0]}/")):
         raise UsageError(
             f"metadata_dir '{source}' is inside '{output.url(ORIGINALS.split('/')[0])}/', where the run keeps "
             "copies of its input files, replacing and deleting what is there.",

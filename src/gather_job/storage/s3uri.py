@@ -40,6 +40,10 @@ class S3Uri:
     def url(self, name: str) -> str:
         return f"{SCHEME}{self.bucket}/{self.key(name)}"
 
+    def within(self, other: S3Uri) -> bool:
+        """Is this prefix `other` or below it (the S3 form of a path inside a folder)?"""
+        return self.bucket == other.bucket and self.prefix.startswith(other.prefix)
+
     @property
     def label(self) -> str:
         """The prefix as people write it, without the trailing slash: `label + "/" + name` is a key's URL."""
