@@ -19,7 +19,8 @@ from aind_data_schema.core.procedures import Procedures
 from aind_data_schema.core.processing import Processing
 from aind_data_schema.core.quality_control import QualityControl
 
-from gather_job.pipeline.rig_time import attach, datetime_keys, naive_paths
+from gather_job.pipeline.datetime_keys import datetime_keys
+from gather_job.pipeline.rig_time import attach, naive_paths
 from tests.fixtures import assets
 from tests.test_rig_time import LA
 

@@ -53,3 +53,10 @@ def test_each_input_is_decoded_and_validated_exactly_once(gather, asset, service
     assert validated == Counter(
         {"Instrument": 2, "Acquisition": 2, "Subject": 1, "Procedures": 1, "DataDescription": 1}
     )
+
+
+def test_the_reported_library_version_is_the_installed_distribution() -> None:
+    """`schema_version` reads the module's `__version__` instead of scanning the installed metadata."""
+    from importlib.metadata import version
+
+    assert schema.schema_version() == version("aind-data-schema")

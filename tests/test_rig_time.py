@@ -29,7 +29,8 @@ from aind_data_schema.core.quality_control import QualityControl
 from aind_data_schema.core.subject import Subject
 from pydantic import AwareDatetime, BaseModel, Field, NaiveDatetime, TypeAdapter
 
-from gather_job.pipeline.rig_time import Zone, attach, datetime_keys, naive_paths, rig_zone
+from gather_job.pipeline.datetime_keys import datetime_keys
+from gather_job.pipeline.rig_time import Zone, attach, naive_paths, rig_zone
 from tests.fixtures import assets
 
 LA = ZoneInfo("America/Los_Angeles")

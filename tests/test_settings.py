@@ -10,7 +10,7 @@ import pytest
 
 from gather_job.errors import UsageError
 from gather_job.settings.layers import Layer, SettingsInput, compose_settings, parse_json_object
-from gather_job.settings.model import JobSettings
+from gather_job.settings.model import JobSettings, PolicyRule
 
 REFERENCE_SETTINGS = {
     "metadata_dir": "/data/asset/metadata",
@@ -256,3 +256,19 @@ def test_a_bad_environment_variable_is_named_with_the_fix(environ: dict[str, str
         compose(environ=environ)
     if "JSON" in match:  # what was given is not echoed: a variable may hold a secret
         assert "ecephys'" not in str(caught.value).split("e.g.")[0]
+
+
+def test_default_sections_and_lists_are_fresh_for_each_settings_object() -> None:
+    """The defaults are values pydantic copies (a factory costs start-up a signature parse), so
+    changing one settings object's default section or list never reaches the next one."""
+    first = JobSettings()
+    first.data_description_settings.modalities.append("ecephys")
+    first.enrichment_settings.enabled = False
+    first.instrument_settings.instrument_id = "rig-1"
+    first.findings_policy.append(PolicyRule(id="gather.*", severity="ignore"))
+    second = JobSettings()
+    assert second.data_description_settings.modalities == []
+    assert second.enrichment_settings.enabled is True
+    assert second.instrument_settings.instrument_id is None
+    assert second.findings_policy == []
+    assert second.model_fields_set == set()

@@ -20,6 +20,7 @@ from gather_job.console import ClosedInput, standard_streams, stderr_for
 from gather_job.errors import ExitCode, GatherError, InvalidMetadata, UsageError
 
 if TYPE_CHECKING:
+    from gather_job.archive.results import BulkOutcome
     from gather_job.job import Outcome
     from gather_job.storage.target import Hook
 
@@ -57,7 +58,7 @@ def _tell_closed_stdin(args: argparse.Namespace) -> None:
 
 def _dispatch(
     args: argparse.Namespace, environ: Mapping[str, str], err: IO[str], write_hook: Hook | None
-) -> Outcome | None:
+) -> Outcome | BulkOutcome | None:
     if args.command == "upgrade":  # its own module: needs neither settings nor the job
         from gather_job.upgrade import command
 
@@ -69,9 +70,9 @@ def _dispatch(
         commands.job_types(args, environ, sys.stdin)
         return None
     if args.command == "summary":
-        return commands.summary(args, environ)  # type: ignore[no-any-return]
+        return commands.summary(args, environ)
     if args.command == "check" and commands.many(args):
-        return commands.check_assets(args, environ, sys.stdin, err)  # type: ignore[no-any-return]
+        return commands.check_assets(args, environ, sys.stdin, err)
     if args.command == "check":
         if not args.paths:
             raise UsageError("check needs a PATH (or --from-file, --each).", hint="gather-job check DIR --offline")
@@ -101,7 +102,7 @@ def main(
     _tell_closed_stdin(args)
     _setup_logging(env, args.log_format)
     err = stderr_for(args.log_format, sys.stderr)
-    outcome: Outcome | None = None
+    outcome: Outcome | BulkOutcome | None = None
     try:
         outcome = _dispatch(args, env, err, write_hook)
     except InvalidMetadata as exc:
@@ -122,12 +123,16 @@ def main(
         return _unexpected(args, exc, err)
 
 
-def _show(args: argparse.Namespace, outcome: Outcome | None, environ: Mapping[str, str], err: IO[str]) -> int:
+def _show(
+    args: argparse.Namespace, outcome: Outcome | BulkOutcome | None, environ: Mapping[str, str], err: IO[str]
+) -> int:
     if outcome is None:
         return ExitCode.OK
-    from gather_job.archive.results import BulkOutcome, verdict
+    from gather_job.job import Outcome  # imported by every command that returns one
 
-    if isinstance(outcome, BulkOutcome):  # printed as it ran
+    if not isinstance(outcome, Outcome):  # a many-asset check's BulkOutcome: printed as it ran
+        from gather_job.archive.results import verdict
+
         err.write(verdict(outcome) + "\n")
         err.flush()
         return outcome.exit_code

@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from gather_job.errors import UsageError
 from gather_job.findings import Finding
@@ -23,6 +23,9 @@ from gather_job.settings.layers import Layer, SettingsInput, compose_settings, p
 from gather_job.settings.model import JobSettings
 from gather_job.storage import s3uri
 from gather_job.storage.target import Hook
+
+if TYPE_CHECKING:
+    from gather_job.archive.results import BulkOutcome
 
 FLAG_SETTINGS = (
     "metadata_dir",
@@ -277,7 +280,7 @@ def _keep_assets(args: argparse.Namespace, assets: list[str], clients: Any) -> l
     return [a for a in assets if a in named or a in holding]
 
 
-def check_assets(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], err: IO[str]) -> Any:
+def check_assets(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], err: IO[str]) -> BulkOutcome:
     """`check` over many assets: JSON Lines per asset, a summary, and (text) a table of the assets not clean."""
     from gather_job.archive import listing, results, sources, workers
     from gather_job.aws import Clients
@@ -322,7 +325,7 @@ def check_assets(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO
     return results.BulkOutcome(tally, sink.label)
 
 
-def summary(args: argparse.Namespace, environ: Mapping[str, str]) -> Any:
+def summary(args: argparse.Namespace, environ: Mapping[str, str]) -> BulkOutcome:
     """`summary`: many shards' JSON Lines results as one tally; an asset seen twice counts once (the last)."""
     from gather_job.archive import results
     from gather_job.aws import Clients

@@ -25,6 +25,7 @@ from gather_job.pipeline import (
     service_answers,
     subject_files,
 )
+from gather_job.pipeline.datetime_keys import datetime_keys
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.pipeline.lookups import Lookups
 from gather_job.settings.model import JobSettings
@@ -146,7 +147,7 @@ class Gathering:
         (which copies it); without (a service record, passed on as it came when invalid), a copy is.
         Validation rewrites nested object_type values in place, hence the copy.
         """
-        keys = rig_time.datetime_keys(schema.model_class(kind))
+        keys = datetime_keys(schema.model_class(kind))
         if raw is None or rig_time.may_hold_naive(raw, keys):
             placed = self._wall_clock(data, keys, label)
             data = placed if placed is not data or raw is not None else copy.deepcopy(data)
@@ -246,8 +247,7 @@ class Gathering:
 
     def _validate_quietly(self, kind: str, doc: Document) -> Any:
         scratch = Findings()
-        keys = rig_time.datetime_keys(schema.model_class(kind))
-        data = rig_time.attach(doc.data, (self.zone.tz if self.zone else UTC), keys)[0]
+        data = rig_time.attach(doc.data, self.zone.tz if self.zone else UTC, datetime_keys(schema.model_class(kind)))[0]
         model = load.validate(kind, doc.label, copy.deepcopy(data), scratch)
         if model is None and doc.data is not None:
             first = next((f.message for f in scratch if f.severity is Severity.error), "it did not validate")

@@ -12,8 +12,7 @@ times are (`naive_paths`). Everything here is pure: dicts in, new dicts out, not
 from __future__ import annotations
 
 import re
-import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
@@ -29,8 +28,6 @@ _DATETIME = re.compile(
 )
 _DATE_ONLY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _LEGACY_OFFSET = re.compile(r"([+-]?)(\d{2}):(\d{2})")  # what Acquisition.acquisition_start_tz still accepts
-# pydantic's constrained datetimes are plain classes at run time, not datetime subclasses.
-_PYDANTIC_DATETIMES = frozenset({"AwareDatetime", "NaiveDatetime", "PastDatetime", "FutureDatetime"})
 
 
 @dataclass(frozen=True)
@@ -41,97 +38,7 @@ class Zone:
     source: str
 
 
-class DatetimeKeys(frozenset[str]):
-    """A model's datetime keys, carrying as `opaque` the keys under which its schema holds no datetime.
-
-    Those are free-form fields (`code.parameters`, `output_parameters`, `additional_settings`: aind's
-    GenericModel, dict, Any) and plain values: what is written there is the user's, so `attach` copies
-    it as written. They ride on the keys because every caller hands `datetime_keys(...)` to `place`
-    and `attach`; a plain frozenset has none.
-    """
-
-    opaque: frozenset[str]
-
-    def __new__(cls, keys: Iterable[str], opaque: Iterable[str] = ()) -> DatetimeKeys:
-        made = super().__new__(cls, keys)
-        made.opaque = frozenset(opaque)
-        return made
-
-
-def _is_datetime(tp: Any) -> bool:
-    pydantic_type = getattr(tp, "__module__", None) == "pydantic.types" and tp.__name__ in _PYDANTIC_DATETIMES
-    return isinstance(tp, type) and (issubclass(tp, datetime) or pydantic_type)
-
-
-def _is_model(tp: Any) -> bool:
-    return isinstance(tp, type) and isinstance(getattr(tp, "__pydantic_fields__", None), dict)
-
-
 _NONE: frozenset[str] = frozenset()
-_Field = tuple[frozenset[str], bool, tuple[type[Any], ...]]  # JSON keys, holds a datetime itself, models held
-
-
-@cache
-def _fields(model: type[Any]) -> tuple[_Field, ...]:
-    """One model's fields, each found in JSON by its name or (string) alias. Cached per class, since the
-    instrument and the acquisition share most of their nested models (the devices' unions)."""
-    found: list[_Field] = []
-    for name, info in getattr(model, "__pydantic_fields__", {}).items():
-        try:
-            holds_datetime, models = _annotation(info.annotation)
-        except TypeError:  # an unhashable annotation: walked without the cache
-            holds_datetime, models = _annotation.__wrapped__(info.annotation)
-        aliases = (getattr(info, "alias", None), getattr(info, "validation_alias", None))
-        found.append((frozenset({name, *(a for a in aliases if isinstance(a, str))}), holds_datetime, models))
-    return tuple(found)
-
-
-@cache
-def datetime_keys(model_class: type[Any]) -> DatetimeKeys:
-    """JSON keys whose field holds a datetime anywhere inside `model_class` (dates and times excluded),
-    and as `opaque` the declared keys none of whose fields can hold one, however deep.
-
-    Walks the fields' annotations through Optional/Union/List/Dict/Annotated/discriminated unions into
-    nested models, each model once. Keys are names only: a key that is a datetime in one model is
-    treated as one everywhere in the document, which is safe because `attach` only touches strings
-    that already look like a naive datetime; a key is opaque only if no model gives it a datetime below.
-    """
-    fields: dict[Any, tuple[_Field, ...]] = {}
-    todo: list[Any] = [model_class]
-    while todo:
-        model = todo.pop()
-        if model not in fields:
-            fields[model] = _fields(model)
-            todo.extend(held for _, _, models in fields[model] for held in models)
-    timed = {model for model, own in fields.items() if any(holds for _, holds, _ in own)}
-    while grown := {m for m, own in fields.items() if m not in timed and any(timed & set(f[2]) for f in own)}:
-        timed |= grown  # a model holding a model that holds a datetime holds one
-    keys, declared, reaching = set[str](), set[str](), set[str]()
-    for names, holds, models in (field for own in fields.values() for field in own):
-        declared |= names
-        keys |= names if holds else set()
-        reaching |= names if holds or timed & set(models) else set()
-    return DatetimeKeys(keys, declared - reaching)
-
-
-@cache
-def _annotation(annotation: Any) -> tuple[bool, tuple[type[Any], ...]]:
-    """Whether an annotation holds a datetime, and the models it holds; the same union of device
-    classes annotates many fields, so each distinct annotation is walked once."""
-    holds_datetime = False
-    models: list[type[Any]] = []
-    types_: list[Any] = [annotation]
-    while types_:
-        tp = types_.pop()
-        if _is_datetime(tp):
-            holds_datetime = True
-        elif _is_model(tp):
-            models.append(tp)
-        elif typing.get_origin(tp) is typing.Annotated:
-            types_.append(typing.get_args(tp)[0])
-        elif typing.get_origin(tp) not in (None, typing.Literal):
-            types_.extend(typing.get_args(tp))  # Union, X | Y, List, Dict, ...
-    return holds_datetime, tuple(models)
 
 
 def _fixed(offset: timedelta) -> timezone:

@@ -66,7 +66,7 @@ class DataDescriptionSettings(_Section):
         default=None, description="Project name; also the key for funding and investigators in the service."
     )
     modalities: list[str] = Field(
-        default_factory=list,
+        default=[],  # copied for each settings object; a factory costs start-up a signature parse
         description="Modalities of the asset: abbreviations ('ecephys') or {name, abbreviation} objects.",
     )
     tags: list[str] | None = Field(default=None, description="Descriptive strings to help search for the data.")
@@ -169,16 +169,16 @@ class JobSettings(_Section):
         description="Acquisition start (ISO 8601); naive means the rig's wall-clock. acquisition.json's value wins.",
     )
     data_description_settings: DataDescriptionSettings = Field(
-        default_factory=DataDescriptionSettings, description="Fields of the data_description.json to build."
+        default=DataDescriptionSettings(), description="Fields of the data_description.json to build."
     )
     instrument_settings: InstrumentSettings = Field(
-        default_factory=InstrumentSettings, description="Instrument to fetch from the metadata service."
+        default=InstrumentSettings(), description="Instrument to fetch from the metadata service."
     )
     subject_settings: SubjectSettings | None = Field(
         default=None, description="Calibration uploads: the calibration object the subject describes."
     )
     enrichment_settings: EnrichmentSettings = Field(
-        default_factory=EnrichmentSettings, description="Filling acquisition.json from the service."
+        default=EnrichmentSettings(), description="Filling acquisition.json from the service."
     )
     raise_if_mapper_errors: bool = Field(
         default=True, description="Fail when a rig mapper (e.g. fip.json) cannot run (the reference's default)."
@@ -223,7 +223,7 @@ class JobSettings(_Section):
         "(above the per-request timeouts, so a slow but healthy procedures answer gets two tries).",
     )
     findings_policy: list[PolicyRule] = Field(
-        default_factory=list,
+        default=[],  # copied for each settings object; a factory costs start-up a signature parse
         description="Rules that ignore, demote or promote findings before the exit code is decided; "
         "the first matching rule wins (also --policy FILE).",
     )
