@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -369,3 +370,34 @@ def test_the_raw_screen_finds_every_naive_time_the_walk_would() -> None:
     ):
         assert may_hold_naive(naive, ACQ_KEYS), naive
     assert not may_hold_naive(b'{"notes": "2024-03-05T14:20:00"}', ACQ_KEYS)
+
+
+def test_the_shipped_datetime_keys_are_the_walk_of_the_installed_library() -> None:
+    """`datetime_keys_known` answers for the pinned aind-data-schema; after a lock change, regenerate it:
+    `python -m gather_job.pipeline.datetime_keys`."""
+    import aind_data_schema
+
+    from gather_job import schema
+    from gather_job.pipeline import datetime_keys_known
+    from gather_job.pipeline.datetime_keys import known_module, walk
+
+    assert aind_data_schema.__version__ == datetime_keys_known.LIBRARY, "regenerate datetime_keys_known.py"
+    assert (Path(datetime_keys_known.__file__).read_text(encoding="utf-8")) == known_module()
+    for kind in schema.CORE_FILES:
+        model = schema.model_class(kind)
+        shipped, walked = datetime_keys(model), walk(model)
+        assert shipped == walked and shipped.opaque == walked.opaque, kind
+
+
+def test_another_library_release_or_class_is_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gather_job.pipeline import datetime_keys_known
+    from gather_job.pipeline.datetime_keys import walk
+
+    monkeypatch.setattr(datetime_keys_known, "LIBRARY", "0.0.0")
+    datetime_keys.cache_clear()
+    try:
+        found = datetime_keys(Acquisition)
+        assert found == walk(Acquisition) and found.opaque == walk(Acquisition).opaque
+        assert datetime_keys(_Node) == walk(_Node)
+    finally:
+        datetime_keys.cache_clear()
