@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_VALUE_CHARS = 200
+# A core file the run cannot make: the one error raise_if_invalid=false does not write past.
+UNWRITABLE = "gather.output.missing_core_file"
 
 
 class Severity(enum.Enum):
@@ -124,6 +126,11 @@ class Findings:
     @property
     def has_errors(self) -> bool:
         return any(f.severity is Severity.error for f in self.items)
+
+    @property
+    def block_writing(self) -> bool:
+        """An error that stops a run even with raise_if_invalid=false: a core file it cannot make."""
+        return any(f.severity is Severity.error and f.id == UNWRITABLE for f in self.items)
 
     def sorted(self) -> list[Finding]:
         """Errors first, then by file, keeping the order of discovery within a group."""

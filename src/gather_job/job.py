@@ -27,7 +27,7 @@ from gather_job.errors import ExitCode, InvalidMetadata, ServiceError
 from gather_job.findings import Finding, Findings
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.progress import Progress
-from gather_job.render import counts
+from gather_job.render import counts, why_nothing_written
 from gather_job.settings.model import JobSettings
 from gather_job.storage import paths
 from gather_job.storage.folder import Folder, open_folder
@@ -230,7 +230,7 @@ class GatherMetadataJob:
         if not target.prepare():
             return Outcome("skipped", ExitCode.OK, target=target.label)
         gathered = self._gather("run")
-        invalid = gathered.findings.has_errors and settings.raise_if_invalid
+        invalid = gathered.findings.block_writing or (gathered.findings.has_errors and settings.raise_if_invalid)
         status: Status = "invalid" if invalid else "written"
         code = ExitCode.INVALID if invalid else ExitCode.OK
         files: Mapping[str, bytes] = {} if invalid else CoreFiles(gathered)
@@ -263,7 +263,7 @@ class GatherMetadataJob:
             where = f"{target.label}/{REPORT_NAME}" if REPORT_NAME in written else "not written there"
             raise InvalidMetadata(
                 f"The metadata is invalid ({counts(gathered.findings)}); no core file was written "
-                f"(raise_if_invalid=true). Report: {where}",
+                f"({why_nothing_written(settings.raise_if_invalid)}). Report: {where}",
                 outcome=outcome,
             )
         return outcome

@@ -175,6 +175,13 @@ def sources(documents: Mapping[str, Any], service_calls: list[str], folder: str)
     return "\n".join(lines)
 
 
+def why_nothing_written(raise_if_invalid: bool) -> str:
+    """Why an invalid run wrote no core file: the setting, or a core file it could not make."""
+    if raise_if_invalid:
+        return "raise_if_invalid=true"
+    return "a core file could not be made: gather.output.missing_core_file"
+
+
 def summary(outcome: Outcome, view: View = View()) -> str:
     """The human summary of a run or check: a headline, where files came from, the findings."""
     if outcome.status == "skipped" or outcome.gathered is None:
@@ -186,7 +193,8 @@ def summary(outcome: Outcome, view: View = View()) -> str:
         if REPORT not in outcome.files:
             where = f"{outcome.target} holds a complete earlier result, which was left as it was (no report there)"
         head = (
-            f"gather-job: the metadata is invalid ({tally}); no core file was written (raise_if_invalid=true). {where}"
+            f"gather-job: the metadata is invalid ({tally}); no core file was written "
+            f"({why_nothing_written(gathered.settings.raise_if_invalid)}). {where}"
         )
     elif outcome.status == "checked":
         verdict = "errors must be fixed before upload" if outcome.exit_code else "ready for upload"

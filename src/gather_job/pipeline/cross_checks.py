@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from gather_job.findings import Findings
+from gather_job.findings import UNWRITABLE, Findings
 from gather_job.pipeline import asset_rules, devices, time_constraints
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.pipeline.library_notices import capture
+from gather_job.schema import CORE_FILES, file_name
 
 TIME_TOLERANCE = timedelta(seconds=1)
 
@@ -192,12 +193,42 @@ def _valid_parts(
     return valid or ([(labels[kind], whole)] if whole is not None else [])
 
 
+def check_outputs(result: Gathered) -> None:
+    """A core file the asset must have (data_description.json, always built) or whose inputs the folder
+    holds, that this run cannot make: `raise_if_invalid=false` writes invalid files as they are, not
+    an asset without them. The reference stopped in these cases too (a missing start time or
+    subject_id, a merge part that does not validate), so the run stops whatever that setting says."""
+    if result.settings.raise_if_invalid:
+        return  # the errors that left the file out stop the run already: one problem, one finding
+    made = {kind for kind, doc in result.documents.items() if doc.model is not None or doc.data is not None}
+    plan = result.plan
+    expected = {"data_description", *plan.exact, *plan.parts} - result.unchecked
+    for kind in (k for k in CORE_FILES if k in expected - made):
+        name = file_name(kind)
+        parts = plan.parts.get(kind, [])
+        why = (
+            f"its parts ({', '.join(parts)}) did not give a merged file"
+            if parts
+            else "it could not be built"
+            if kind == "data_description"
+            else f"{plan.exact.get(kind, name)} could not be read"
+        )
+        result.findings.error(
+            UNWRITABLE,
+            f"{name} cannot be written: {why} (the errors above say why). An asset without it is not "
+            "written, even with raise_if_invalid=false, which writes invalid files but never leaves one out.",
+            files=(name,),
+            hint="Fix the errors named for those files or settings, then run again.",
+        )
+
+
 def cross_check(result: Gathered) -> None:
     """All checks across files, on whatever validated; the whole-asset check only when all did.
 
     Files `check` could not get (`result.unchecked`: offline, no settings) soften what depends on
     them: a device may be implanted per procedures not seen, and the whole-asset check is skipped.
     """
+    check_outputs(result)
     settings, documents, findings = result.settings, result.documents, result.findings
     labels, parts = result.labels, result.parts
     model = {kind: doc.model for kind, doc in documents.items() if doc.model is not None}
