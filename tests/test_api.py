@@ -152,3 +152,17 @@ def test_a_written_file_is_byte_for_byte_what_model_dump_json_gives() -> None:
     for name, model in sorted(files.items()):
         doc = Document(kind=name.split("_")[0].removesuffix(".json"), label=name, model=model)
         assert serialize(doc) == model.model_dump_json(indent=3).encode("utf-8"), name
+
+
+def test_settings_copied_with_unchecked_values_are_checked_by_the_job(tmp_path: Path) -> None:
+    """`model_copy(update=...)` skips validation; the job checks again, and keeps an unchanged object."""
+    from datetime import datetime
+
+    settings = JobSettings(output_dir=str(tmp_path / "out"), acquisition_start_time="2023-04-25T02:35:00-07:00")
+    assert GatherMetadataJob(settings).job_settings is settings
+    copied = settings.model_copy(
+        update={"metadata_dir": tmp_path / "in", "acquisition_start_time": "2023-04-25T02:35:00-07:00"}
+    )
+    job = GatherMetadataJob(copied)
+    assert job.job_settings.metadata_dir == str(tmp_path / "in")
+    assert isinstance(job.job_settings.acquisition_start_time, datetime)

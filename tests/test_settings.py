@@ -272,3 +272,36 @@ def test_default_sections_and_lists_are_fresh_for_each_settings_object() -> None
     assert second.instrument_settings.instrument_id is None
     assert second.findings_policy == []
     assert second.model_fields_set == set()
+
+
+def test_settings_changed_after_they_were_made_are_checked() -> None:
+    """Assignment checks as construction does: a Path is its path, a Modality its abbreviation, a typo an error."""
+    from pathlib import PurePosixPath
+
+    from aind_data_schema_models.modalities import Modality
+    from aind_data_schema_models.organizations import Organization
+    from pydantic import ValidationError
+
+    settings = JobSettings(output_dir=Path("/tmp/out"))  # type: ignore[arg-type]
+    assert settings.output_dir == "/tmp/out"
+    settings.metadata_dir = PurePosixPath("/data/asset")  # type: ignore[assignment]
+    assert settings.metadata_dir == "/data/asset"
+    settings.data_description_settings.modalities = [Modality.ECEPHYS]  # type: ignore[list-item]
+    assert settings.data_description_settings.modalities == ["ecephys"]
+    settings.data_description_settings.institution = Organization.AIND  # type: ignore[assignment]
+    assert settings.data_description_settings.institution == "AIND"
+    with pytest.raises(ValidationError, match="service_timeout_s"):
+        settings.service_timeout_s = -1
+    with pytest.raises(ValidationError):
+        settings.no_such_setting = 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", ["Stanford University", "Simons Foundation", "Other"])
+def test_an_organization_without_an_abbreviation_is_taken_by_name(name: str) -> None:
+    from aind_data_schema_models.organizations import Organization
+
+    organization = Organization.from_name(name)
+    assert organization is not None and not organization.abbreviation
+    for given in (name, organization, organization.model_dump(mode="json")):
+        section = JobSettings(data_description_settings={"institution": given}).data_description_settings
+        assert section.institution == name

@@ -173,7 +173,10 @@ class GatherMetadataJob:
             given = JobSettings.model_validate(given.model_dump(mode="json", include=given.model_fields_set))
         if not isinstance(given, JobSettings):
             raise TypeError(f"job_settings must be a JobSettings, not {type(given).__name__}")
-        self.job_settings = given
+        # checked again: `model_copy(update=...)` and `model_construct` skip validation (a Path, a string
+        # for a datetime); the object given is kept when nothing changed, as the reference keeps it
+        checked = JobSettings.model_validate({name: getattr(given, name) for name in given.model_fields_set})
+        self.job_settings = given if checked == given else checked
         self.notes = list(notes)
         self._clients = clients
         self.progress = progress or Progress(None)

@@ -117,7 +117,7 @@ def build(
     fields: dict[str, Any] = {
         "subject_id": subject_id,
         "creation_time": aware_start(start, findings),
-        "institution": Organization.from_abbreviation(dd.institution),
+        "institution": Organization.from_abbreviation(dd.institution) or Organization.from_name(dd.institution),
         "funding_source": STAND_INS["funding_source"] if funding.unseen else funding.items or [],
         "data_level": "raw",
         "group": dd.group,

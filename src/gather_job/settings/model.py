@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -47,7 +48,12 @@ def _surrogate(value: Any) -> str | None:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    # Settings changed after they were made (`s.output_dir = Path(...)`, `s.data_description_settings.
+    # modalities = [Modality.ECEPHYS]`, a nested section from `model_copy(update=...)`) are checked as
+    # given ones are: the pipeline's code assumes checked values and would fail far from the cause.
+    model_config = ConfigDict(
+        extra="forbid", coerce_numbers_to_str=True, validate_assignment=True, revalidate_instances="always"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -289,6 +295,12 @@ class JobSettings(_Section):
         refused = RefusedUrl(shown_url(value))
         refused.problem = problem
         return refused
+
+    @field_validator(*_PATHS, mode="before")
+    @classmethod
+    def _path_object(cls, value: Any) -> Any:
+        """A `pathlib.Path` (or any os.PathLike) is taken as the path it names."""
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
     @field_validator(*_PATHS)
     @classmethod

@@ -49,10 +49,13 @@ def institution_abbreviation(value: Any) -> str:
     if Organization.from_abbreviation(value) is not None:
         return value
     by_name = Organization.from_name(value)
-    if by_name is not None and by_name.abbreviation:
-        return str(by_name.abbreviation)
-    known = set(Organization.abbreviation_map)
-    raise ValueError(f"unknown institution '{value}'{did_you_mean(value, known)}; use an abbreviation such as 'AIND'")
+    if by_name is not None:  # 94 organizations have no abbreviation (Stanford University): kept by name
+        return str(by_name.abbreviation or by_name.name)
+    known = {*Organization.abbreviation_map, *Organization.name_map}
+    raise ValueError(
+        f"unknown institution '{value}'{did_you_mean(value, known)}; use an abbreviation such as 'AIND', "
+        "or the organization's full name as aind-data-schema-models lists it"
+    )
 
 
 class RefusedUrl(str):
