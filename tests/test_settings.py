@@ -305,3 +305,40 @@ def test_an_organization_without_an_abbreviation_is_taken_by_name(name: str) -> 
     for given in (name, organization, organization.model_dump(mode="json")):
         section = JobSettings(data_description_settings={"institution": given}).data_description_settings
         assert section.institution == name
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://localhost:18765/api/v2/subject", "//other-host/api/v2/subject", "/api/v2/subject?x=1", "/a#b"],
+)
+def test_an_endpoint_setting_is_a_path_not_a_url(endpoint: str) -> None:
+    """A whole URL was glued onto metadata_service_url, and the 404 became "no such subject"."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="is not a path: metadata_service_subject_endpoint"):
+        JobSettings(metadata_service_subject_endpoint=endpoint)
+    assert JobSettings(metadata_service_subject_endpoint="api/v2/subject").metadata_service_subject_endpoint
+
+
+def test_funding_and_person_objects_are_taken_as_their_json() -> None:
+    from aind_data_schema.components.identifiers import Person
+    from aind_data_schema.core.data_description import Funding
+    from aind_data_schema_models.organizations import Organization
+
+    funding = Funding(funder=Organization.NINDS, grant_number="R01", fundee=[Person(name="Ada Lovelace")])
+    section = JobSettings(
+        data_description_settings={"funding_source": [funding], "investigators": [Person(name="Ada Lovelace")]}
+    ).data_description_settings
+    assert section.funding_source == [funding.model_dump(mode="json")]
+    assert section.investigators == [Person(name="Ada Lovelace").model_dump(mode="json")]
+
+
+def test_a_modality_whose_name_and_abbreviation_disagree_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="names two things"):
+        JobSettings(data_description_settings={"modalities": [{"name": "Slap2", "abbreviation": "slap2"}]})
+    agreed = {"name": "Random access projection microscopy", "abbreviation": "slap2"}
+    assert JobSettings(data_description_settings={"modalities": [agreed]}).data_description_settings.modalities == [
+        "slap2"
+    ]

@@ -21,18 +21,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from gather_job.settings.values import (
     RefusedUrl,
+    endpoint_problem,
     escaped,
+    group_value,
     institution_abbreviation,
     modality_abbreviation,
     path_problem,
     shown_url,
     url_problem,
 )
-from gather_job.suggest import did_you_mean
 
 DEFAULT_SERVICE_URL = "http://aind-metadata-service"
 _SECONDS = ("service_timeout_s", "service_procedures_timeout_s", "service_backoff_s", "service_total_timeout_s")
 MAX_SECONDS = 24 * 3600.0  # above this, a time setting is a typo (ms for s, an extra digit)
+_SERVICE = ("subject", "procedures", "instrument", "funding", "investigators", "weights", "labtracks")
+_ENDPOINTS = tuple(f"metadata_service_{name}_endpoint" for name in _SERVICE)  # `endpoint_problem` checks them
 _PATHS = ("metadata_dir", "output_dir", "report", "job_type_source")  # `_usable_path` names their problems
 
 
@@ -95,6 +98,14 @@ class DataDescriptionSettings(_Section):
         items = value if isinstance(value, (list, tuple)) else [value]
         return [modality_abbreviation(item) for item in items]
 
+    @field_validator("funding_source", "investigators", mode="before")
+    @classmethod
+    def _models_as_json(cls, value: Any) -> Any:
+        """`Funding(...)` and `Person(...)` objects, as the reference's code builds them, are taken as their JSON."""
+        if isinstance(value, (list, tuple)):
+            return [item.model_dump(mode="json") if isinstance(item, BaseModel) else item for item in value]
+        return value
+
     @field_validator("institution", mode="before")
     @classmethod
     def _institution(cls, value: Any) -> str:
@@ -103,15 +114,7 @@ class DataDescriptionSettings(_Section):
     @field_validator("group", mode="before")
     @classmethod
     def _group(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        from aind_data_schema_models.data_name_patterns import Group
-
-        raw = value.value if isinstance(value, Group) else value
-        known = [g.value for g in Group]
-        if raw not in known:
-            raise ValueError(f"unknown group {raw!r}{did_you_mean(str(raw), known)}; valid: {', '.join(known)}")
-        return raw
+        return None if value is None else group_value(value)
 
 
 class SubjectSettings(_Section):
@@ -295,6 +298,13 @@ class JobSettings(_Section):
         refused = RefusedUrl(shown_url(value))
         refused.problem = problem
         return refused
+
+    @field_validator(*_ENDPOINTS)
+    @classmethod
+    def _endpoint_path(cls, value: str, info: ValidationInfo) -> str:
+        if problem := endpoint_problem(value, str(info.field_name), cls.model_fields[str(info.field_name)].default):
+            raise ValueError(problem)
+        return value
 
     @field_validator(*_PATHS, mode="before")
     @classmethod

@@ -24,6 +24,13 @@ def modality_abbreviation(item: Any) -> str:
         if not abbreviation and item.get("name"):
             by_name = {m.name: a for a, m in Modality.abbreviation_map.items()}
             abbreviation = str(by_name.get(item["name"], item["name"]))
+        known_as = Modality.from_abbreviation(abbreviation) if isinstance(abbreviation, str) else None
+        if known_as is not None and item.get("name") not in (None, known_as.name):
+            # {name, abbreviation} that disagree: one of them is a slip, and which one cannot be known
+            raise ValueError(
+                f"the modality {{name: {item['name']!r}, abbreviation: {abbreviation!r}}} names two things: "
+                f"{abbreviation!r} is {known_as.name!r}; give the abbreviation alone, or both as the schema spells them"
+            )
     elif hasattr(item, "abbreviation"):
         abbreviation = item.abbreviation
     else:
@@ -34,6 +41,17 @@ def modality_abbreviation(item: Any) -> str:
             f"unknown modality '{abbreviation}'{did_you_mean(abbreviation, known)}; valid: {', '.join(known)}"
         )
     return str(abbreviation)
+
+
+def group_value(value: Any) -> str:
+    """A data_description `group` (an enum member or its value) as its value."""
+    from aind_data_schema_models.data_name_patterns import Group
+
+    raw = value.value if isinstance(value, Group) else value
+    known = [g.value for g in Group]
+    if raw not in known:
+        raise ValueError(f"unknown group {raw!r}{did_you_mean(str(raw), known)}; valid: {', '.join(known)}")
+    return str(raw)
 
 
 def institution_abbreviation(value: Any) -> str:
@@ -56,6 +74,16 @@ def institution_abbreviation(value: Any) -> str:
         f"unknown institution '{value}'{did_you_mean(value, known)}; use an abbreviation such as 'AIND', "
         "or the organization's full name as aind-data-schema-models lists it"
     )
+
+
+def endpoint_problem(value: str, field: str, default: str) -> str | None:
+    """Why an endpoint setting is not a path on metadata_service_url, or None. A whole URL there would be
+    glued onto it; which host is asked is what metadata_service_url alone decides."""
+    if "://" in value or value.startswith("//") or any(c in value for c in "?#"):
+        return f"{value!r} is not a path: {field} is a path on metadata_service_url such as {default!r}; " + (
+            "to ask another service, set metadata_service_url"
+        )
+    return None
 
 
 class RefusedUrl(str):
