@@ -166,3 +166,31 @@ def test_settings_copied_with_unchecked_values_are_checked_by_the_job(tmp_path: 
     job = GatherMetadataJob(copied)
     assert job.job_settings.metadata_dir == str(tmp_path / "in")
     assert isinstance(job.job_settings.acquisition_start_time, datetime)
+
+
+def test_a_library_call_logs_each_finding_and_the_outcome(
+    asset, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """The reference logged every problem and returned None; code written for it reads logs."""
+    import logging
+
+    folder = asset("shared_device")
+    settings = JobSettings(
+        **{**base_settings(folder, tmp_path / "out", None), "raise_if_invalid": False}  # type: ignore[arg-type]
+    )
+    with caplog.at_level(logging.INFO, logger="gather_job.findings"):
+        outcome = GatherMetadataJob(settings).run_job()
+    records = [r for r in caplog.records if r.name == "gather_job.findings"]
+    errors = [r.getMessage() for r in records if r.levelno == logging.ERROR]
+    assert any("(gather.merge.shared_device)" in message for message in errors)
+    assert records[-1].getMessage().startswith("gather-job written (exit 0): ")
+    assert len(records) == len(outcome.findings.items) + 1
+
+
+def test_the_cli_prints_findings_once(asset, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    folder = asset("shared_device")
+    settings = tmp_path / "s.json"
+    settings.write_text(json.dumps(base_settings(folder, tmp_path / "out", None)))
+    assert main(["run", "--settings-file", str(settings)], environ={}) == 3
+    err = capsys.readouterr().err
+    assert err.count("shared_device") >= 1 and "gather_job.findings" not in err

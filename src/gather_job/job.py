@@ -18,13 +18,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from gather_job import __version__, policy, report, schema, streamed_json
 from gather_job.errors import ExitCode, InvalidMetadata, ServiceError
-from gather_job.findings import Finding, Findings
+from gather_job.findings import Finding, Findings, Severity
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.progress import Progress
 from gather_job.render import counts, why_nothing_written
@@ -148,6 +149,23 @@ def _extra_report(settings: JobSettings, data: bytes) -> None:
         paths.deliver(settings.report, data, "report")
 
 
+FINDINGS_LOGGER = "gather_job.findings"  # the CLI prints findings itself and filters these records out
+_LEVELS = {Severity.error: logging.ERROR, Severity.warning: logging.WARNING, Severity.info: logging.INFO}
+
+
+def log_outcome(outcome: Outcome) -> None:
+    """Every finding, then the outcome, as log records: code written for the reference reads its logs
+    (its `run_job()` returned None and logged each problem), so a library call that only returned
+    them would be silent. Unconfigured logging still shows warnings and errors (Python's last resort)."""
+    log = logging.getLogger(FINDINGS_LOGGER)
+    for found in outcome.findings.sorted():
+        where = f"{', '.join(found.files)}: " if found.files else ""
+        fix = f" Fix: {found.hint}" if found.hint else ""
+        log.log(_LEVELS[found.severity], "%s%s (%s)%s", where, found.message, found.id, fix)
+    level = logging.ERROR if outcome.exit_code else logging.INFO
+    log.log(level, "gather-job %s (exit %d): %s", outcome.status, outcome.exit_code, counts(outcome.findings))
+
+
 class GatherMetadataJob:
     """One asset's job; `job_settings` as the reference's, `notes` from composing them (the CLI's).
 
@@ -231,7 +249,9 @@ class GatherMetadataJob:
         paths.check_run(settings)  # nothing read or written yet: a run that would touch its inputs stops here
         target = open_target(settings, self._clients_for_use(), self.write_hook)
         if not target.prepare():
-            return Outcome("skipped", ExitCode.OK, target=target.label)
+            skipped = Outcome("skipped", ExitCode.OK, target=target.label)
+            log_outcome(skipped)
+            return skipped
         gathered = self._gather("run")
         invalid = gathered.findings.block_writing or (gathered.findings.has_errors and settings.raise_if_invalid)
         status: Status = "invalid" if invalid else "written"
@@ -262,6 +282,7 @@ class GatherMetadataJob:
         outcome = Outcome(
             status, code, gathered.findings, target.label, {n: every[n] for n in written}, built["data"], gathered
         )
+        log_outcome(outcome)
         if invalid:
             where = f"{target.label}/{REPORT_NAME}" if REPORT_NAME in written else "not written there"
             raise InvalidMetadata(
@@ -275,6 +296,7 @@ class GatherMetadataJob:
         """The same gather as `run_job`, writing nothing: exit code 0 when no error finding remains, else 3."""
         gathered = self._gather("check")
         code = ExitCode.INVALID if gathered.findings.has_errors else ExitCode.OK
-        return Outcome(
-            "checked", code, gathered.findings, None, {}, _report("check", "checked", code, gathered, {}), gathered
-        )
+        report_data = _report("check", "checked", code, gathered, {})
+        outcome = Outcome("checked", code, gathered.findings, None, {}, report_data, gathered)
+        log_outcome(outcome)
+        return outcome

@@ -173,6 +173,7 @@ class _TextFormatter(logging.Formatter):
 def configure(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(Redacting(secrets))
+    handler.addFilter(lambda record: not record.name.startswith("gather_job.findings"))  # printed as a report
     handler.setFormatter(JsonFormatter() if fmt == "json" else _TextFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
