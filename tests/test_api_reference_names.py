@@ -67,3 +67,29 @@ def test_invalid_metadata_is_a_value_error_as_the_references_is(asset, tmp_path:
     with pytest.raises(ValueError) as raised:
         GatherMetadataJob(settings).run_job()
     assert isinstance(raised.value, InvalidMetadata)
+
+
+def test_the_reference_per_file_methods_give_what_run_job_writes(tmp_path: Path) -> None:
+    """Scripts written for the reference call `job.get_acquisition()`, `job.get_instrument()` first."""
+    import json
+
+    from tests.conftest import base_settings
+    from tests.fixtures.assets.writing import write_asset
+
+    folder = write_asset(tmp_path / "asset", "valid", with_subject=True, with_procedures=True)
+    settings = JobSettings(**base_settings(folder, tmp_path / "out", None))  # type: ignore[arg-type]
+    job = GatherMetadataJob(settings)
+    got = {
+        "acquisition": job.get_acquisition(),
+        "instrument": job.get_instrument(),
+        "subject": job.get_subject(),
+        "procedures": job.get_procedures("ignored"),
+        "data_description": job.build_data_description("2023-01-01T00:00:00Z", "ignored"),
+    }
+    assert job.get_processing() is None and job.get_quality_control() is None and job.get_model() is None
+    assert job.get_funding() == got["data_description"]["funding_source"] != []  # type: ignore[index]
+    assert job.get_investigators() == got["data_description"]["investigators"]  # type: ignore[index]
+    assert not (tmp_path / "out").exists()  # nothing written by the methods
+    GatherMetadataJob(settings).run_job()
+    for kind, data in got.items():
+        assert data == json.loads((tmp_path / "out" / f"{kind}.json").read_text()), kind

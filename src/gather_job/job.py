@@ -28,6 +28,7 @@ from gather_job.errors import ExitCode, InvalidMetadata, ServiceError
 from gather_job.findings import Finding, Findings, Severity
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.progress import Progress
+from gather_job.reference_methods import ReferenceMethods
 from gather_job.render import counts, why_nothing_written
 from gather_job.settings.model import JobSettings
 from gather_job.storage import paths
@@ -166,7 +167,7 @@ def log_outcome(outcome: Outcome) -> None:
     log.log(level, "gather-job %s (exit %d): %s", outcome.status, outcome.exit_code, counts(outcome.findings))
 
 
-class GatherMetadataJob:
+class GatherMetadataJob(ReferenceMethods):
     """One asset's job; `job_settings` as the reference's, `notes` from composing them (the CLI's).
 
     `clients` injects boto3 clients (tests point them at a local S3), `progress` shows slow steps,
