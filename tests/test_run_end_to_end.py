@@ -233,3 +233,16 @@ def test_stderr_ends_with_one_verdict_line(gather, asset, service, setup, code, 
     assert last.startswith("gather-job: verdict: ") and says in last, last
     if code in (0, 3):
         assert str(run.output / "gather_report.json") in last and "error" in last
+
+
+def test_no_finding_carries_a_local_path_into_the_report(gather, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A finding may name its folder (the upgrade command of a 1.x asset, a broken link's target); the
+    report names a local folder by its last part, as it shows the settings."""
+    import shutil
+
+    folder = tmp_path / "legacy asset"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "legacy_1x", folder)
+    run = gather(folder, raise_if_invalid=False)
+    text = (run.output / "gather_report.json").read_text()
+    assert str(tmp_path) not in text and str(tmp_path.resolve()) not in text
+    assert ".../legacy asset" in text

@@ -54,6 +54,36 @@ def published(settings: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def _local_forms(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Each local path setting's absolute forms (as given, absolute, resolved), longest first, with
+    what the report shows instead. A finding may name its folder (an upgrade command, a link's
+    target); relative forms are left alone, since they could be any word of a message."""
+    from pathlib import Path
+
+    pairs: dict[str, str] = {}
+    for key in LOCAL_PATHS:
+        value = settings.get(key)
+        if isinstance(value, str) and value and not _NOT_LOCAL.match(value):
+            shown = str(published({key: value})[key])
+            for path in (value, str(Path(value).absolute()), str(Path(value).resolve())):
+                form = path.rstrip("/")
+                if form.startswith("/") and len(form) > 1:
+                    pairs.setdefault(form, shown)
+    return sorted(pairs.items(), key=lambda pair: -len(pair[0]))
+
+
+def _without_local(value: Any, forms: list[tuple[str, str]]) -> Any:
+    if isinstance(value, str):
+        for form, shown in forms:
+            value = value.replace(form, shown)
+        return value
+    if isinstance(value, Mapping):
+        return {k: _without_local(v, forms) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_local(item, forms) for item in value]
+    return value
+
+
 def build_report(
     *,
     command: str,
@@ -79,7 +109,7 @@ def build_report(
         "summary": {s.value: findings.count(s) for s in Severity},
         "settings": published(settings),
         "sources": dict(sources),
-        "findings": [f.to_json() for f in findings.sorted()],
+        "findings": _without_local([f.to_json() for f in findings.sorted()], _local_forms(settings)),
         "files": dict(files),
         "service_calls": [redact_url(url) for url in service_calls],
         "timings_s": dict(timings),

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from gather_job.findings import UNWRITABLE, Findings
-from gather_job.pipeline import asset_rules, devices, time_constraints
+from gather_job.findings import UNWRITABLE, Findings, Severity
+from gather_job.pipeline import asset_rules, devices, load, time_constraints
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.pipeline.library_notices import capture
 from gather_job.schema import CORE_FILES, file_name
@@ -98,12 +98,39 @@ def check_start_time(setting: datetime | None, acquisition: Any, label: str, fin
         )
 
 
+def check_time_order(acq_parts: Sequence[tuple[str, Any]], findings: Findings) -> None:
+    """An end before its start (the acquisition's, a data stream's, a stimulus epoch's), said as such:
+    the time-constraint check would only call some time "not between 09:00 and 08:00"."""
+    for label, acquisition in acq_parts:
+        for holder, start_name, start, end_name, end in time_constraints.reversed_ranges(acquisition):
+            at = f"{holder}." if holder else ""
+            findings.error(
+                "gather.time.end_before_start",
+                f"In {label}, {at}{end_name} ({end.isoformat()}) is before {at}{start_name} ({start.isoformat()}).",
+                files=(label,),
+                location=f"{at}{end_name}",
+                value=end.isoformat(),
+                hint=f"An end cannot come before its start: correct {at}{start_name} or {at}{end_name} in {label} "
+                "(check the date, and the UTC offsets: a time without one is read as the rig's clock).",
+            )
+
+
 def check_modalities(
-    description: Any, instrument: Any, acquisition: Any, labels: dict[str, str], findings: Findings
+    description: Any,
+    instrument: Any,
+    acquisition: Any,
+    labels: dict[str, str],
+    findings: Findings,
+    *,
+    description_built: bool = True,
 ) -> None:
-    """Warn when the asset's modalities leave out one the instrument or acquisition has."""
+    """Warn when the asset's modalities leave out one the instrument or acquisition has.
+
+    `description_built`: data_description comes from the settings (the fix is there); otherwise it
+    is a file of the folder, which the settings do not change (the fix is in the file)."""
     if description is None:
         return
+    dd_label = labels.get("data_description", "data_description.json")
     declared = {m.abbreviation for m in description.modalities}
     sources: dict[str, set[str]] = {}
     if acquisition is not None:
@@ -118,10 +145,15 @@ def check_modalities(
             findings.warning(
                 "gather.modalities.not_covered",
                 f"{label} has modalities {missing} that data_description.modalities does not list.",
-                files=(labels.get("data_description", "data_description.json"), label),
+                files=(dd_label, label),
                 location="modalities",
                 value=missing,
-                hint="Add them to data_description_settings.modalities if the asset holds that data.",
+                hint=(
+                    "Add them to data_description_settings.modalities if the asset holds that data."
+                    if description_built
+                    else f"Add them to `modalities` in {dd_label} if the asset holds that data (the file is "
+                    "used as it is: data_description_settings do not change it)."
+                ),
             )
 
 
@@ -135,6 +167,25 @@ NEEDS = {
     "validate_ecephys_metadata": {"procedures", "data_description"},
     "validate_time_constraints": {"subject", "procedures"},
     "validate_data_description_name_time_consistency": {"data_description"},
+}
+
+
+# The files each whole-asset check reads, so its error or warning is filed under them (not under every
+# file of the asset); the first is the one to fix. Missing: every file.
+INVOLVES = {
+    "validate_subject_details_if_not_specimen": ("acquisition",),
+    "validate_required_files": ("subject",),
+    "validate_smartspim_metadata": ("procedures", "data_description"),
+    "validate_ecephys_metadata": ("procedures", "data_description"),
+    "validate_calibration_object_tags": ("data_description", "subject"),
+    "validate_training_protocol_references": ("acquisition", "procedures"),
+    "validate_data_description_name_time_consistency": ("data_description", "acquisition"),
+}
+HINTS = {
+    "validate_subject_details_if_not_specimen": "Add subject_details to the acquisition (or specimen_id for a "
+    "specimen).",
+    "validate_required_files": "Add subject.json (a processed or model asset has processing.json or model.json "
+    "instead).",
 }
 
 
@@ -153,36 +204,58 @@ def check_metadata(
     reads that file when present and the rest of it is still worth running (time constraints).
     """
     asset = asset_rules.Asset(name=name, location=location, **core)
-    files = tuple(labels[k] for k in core if k in labels)
+    every = tuple(labels[k] for k in core if k in labels)
     open_checks: list[str] = []
-    with capture(findings, files, "validating the whole asset"):
-        for validator_name, validator in asset_rules.VALIDATORS:
-            needs = NEEDS.get(validator_name, set()) & unseen
-            if needs:
-                open_checks.append(validator_name.removeprefix("validate_"))
-                if validator_name != "validate_time_constraints":  # it reads an absent file only if present
-                    continue
+    reversed_holders = time_constraints.reversed_holders(core.get("acquisition"))
+    for validator_name, validator in asset_rules.VALIDATORS:
+        needs = NEEDS.get(validator_name, set()) & unseen
+        if needs:
+            open_checks.append(validator_name.removeprefix("validate_"))
+            if validator_name != "validate_time_constraints":  # it reads an absent file only if present
+                continue
+        kinds = INVOLVES.get(validator_name)
+        files = tuple(labels.get(k, file_name(k)) for k in kinds) if kinds else every
+        if validator_name == "validate_required_files" and _said(findings, files):
+            continue  # the missing file has its own error already: one problem, one finding
+        with capture(findings, files, "validating the whole asset"):
             try:
                 validator(asset)
             except time_constraints.Violation as exc:
-                label = labels.get(exc.kind, f"{exc.kind}.json")
-                findings.error(
-                    "gather.metadata.time_constraints",
-                    f"The asset as a whole is invalid: {exc}",
-                    files=(label, *(f for f in files if f != label)),
-                    location=exc.path,
-                    hint=f"Times in {label} must lie between the acquisition's start and end (aind-data-schema's "
-                    "Metadata check). Correct that time, its UTC offset (a time without one is read as the rig's "
-                    "clock), or the acquisition's start and end times.",
-                )
+                if "" in reversed_holders or (exc.kind == "acquisition" and _holder(exc.path) in reversed_holders):
+                    continue  # limits (or the range itself) reversed: said as gather.time.end_before_start
+                _time_violation(exc, labels, findings)
             except (ValueError, AttributeError, TypeError) as exc:
                 findings.error(
                     f"gather.metadata.{validator_name.removeprefix('validate_')}",
                     f"The asset as a whole is invalid: {exc}",
                     files=files,
-                    hint="aind-data-schema's Metadata check; the message names the field.",
+                    hint=HINTS.get(validator_name, "aind-data-schema's Metadata check; the message names the field."),
                 )
     return open_checks
+
+
+def _said(findings: Findings, files: tuple[str, ...]) -> bool:
+    """An error already filed under one of `files` (a core file missing or not found by the service)."""
+    return any(f.severity is Severity.error and set(f.files) & set(files) for f in findings)
+
+
+def _holder(path: str) -> str:
+    """The path of the object holding the field at `path` ("" for the document itself)."""
+    return path.rsplit(".", 1)[0] if "." in path else ""
+
+
+def _time_violation(exc: time_constraints.Violation, labels: dict[str, str], findings: Findings) -> None:
+    label = labels.get(exc.kind, f"{exc.kind}.json")
+    acquisition = labels.get("acquisition", "acquisition.json")
+    findings.error(
+        "gather.metadata.time_constraints",
+        f"The asset as a whole is invalid: {exc}",
+        files=tuple(dict.fromkeys((label, acquisition))),  # the time, and the start and end it must lie within
+        location=exc.path,
+        hint=f"Times in {label} must lie between the acquisition's start and end (acquisition_start_time and "
+        f"acquisition_end_time in {acquisition}; aind-data-schema's Metadata check). Correct that time, its UTC "
+        "offset (a time without one is read as the rig's clock), or the acquisition's start and end times.",
+    )
 
 
 def _valid_parts(
@@ -229,6 +302,7 @@ def cross_check(result: Gathered) -> None:
     them: a device may be implanted per procedures not seen, and the whole-asset check is skipped.
     """
     check_outputs(result)
+    load.upgrade_hints(result.findings, result.folder_label)  # every 1.x file is known by now: DIR filled in, once
     settings, documents, findings = result.settings, result.documents, result.findings
     labels, parts = result.labels, result.parts
     model = {kind: doc.model for kind, doc in documents.items() if doc.model is not None}
@@ -240,6 +314,7 @@ def cross_check(result: Gathered) -> None:
         if kind in model:
             places.append((labels[kind], "subject_id", getattr(model[kind], "subject_id", None)))
     check_subject_ids(places, findings)
+    check_time_order(acq_parts, findings)
     if acq is not None:
         earliest = min(acq_parts, key=lambda part: part[1].acquisition_start_time)[0]
         check_start_time(settings.acquisition_start_time, acq, earliest, findings)
@@ -267,7 +342,10 @@ def cross_check(result: Gathered) -> None:
             files=("acquisition.json",),
             hint="A raw asset normally has one; subject_id and acquisition_start_time then come from the settings.",
         )
-    check_modalities(model.get("data_description"), model.get("instrument"), acq, labels, findings)
+    built = "data_description" not in documents or "built_from" in documents["data_description"].origin
+    check_modalities(
+        model.get("data_description"), model.get("instrument"), acq, labels, findings, description_built=built
+    )
     if model and len(model) == len(documents):
         name = getattr(model.get("data_description"), "name", None) or "unknown"
         unseen = frozenset(result.unchecked)

@@ -6,7 +6,11 @@ never exceptions: a broken file must not hide what is wrong with the others.
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import shlex
 from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
@@ -197,6 +201,10 @@ def _schema_findings(exc: ValidationError, label: str, data: dict[str, Any], fin
         key = where.rsplit(".", 1)[-1]
         message = _message(error)
         hint = _hint(error, key)
+        value = None if error["type"] == "missing" else error.get("input")
+        if error["type"] in ("value_error", "assertion_error") and isinstance(value, Mapping):
+            # a model validator's rule across the fields of an object: where, not the whole object
+            where, value, hint = _object_rule(label, where, message, value)
         if others:  # every member of a union refused the value's JSON type: one finding saying what each wants
             message = " or ".join([message, *(_message(e).removeprefix("Input should be ") for e in others)])
             hints = [h for h in (hint, *(_hint(e, key) for e in others)) if h]
@@ -206,7 +214,7 @@ def _schema_findings(exc: ValidationError, label: str, data: dict[str, Any], fin
             f"{label}: {where}: {message}",
             files=(label,),
             location=where,
-            value=None if error["type"] == "missing" else error.get("input"),
+            value=value,
             hint=hint,
         )
     if len(errors) > MAX_ERRORS_PER_FILE:
@@ -216,6 +224,47 @@ def _schema_findings(exc: ValidationError, label: str, data: dict[str, Any], fin
             files=(label,),
             hint="Fix the ones above first; many may share one cause.",
         )
+
+
+# what a field a model's own rule asks for holds, for the fix
+_FIELD_HINTS = {
+    "instrument_id": "the id of the instrument the data was acquired with (instrument.json's instrument_id)",
+    "subject_id": "the subject's id (as in subject.json)",
+    "specimen_id": "the specimen's id: the subject_id with a suffix, e.g. 123456-01",
+    "notes": "a few words saying what 'Other' is",
+}
+_REQUIRED = re.compile(r"\b(?:is required|must be provided|must be set|cannot be empty)\b")
+
+
+def _object_rule(label: str, where: str, message: str, data: Mapping[str, Any]) -> tuple[str, Any, str]:
+    """A model validator's error, raised on the whole object: its location is the object and its
+    value the object itself (a whole document for a core file). Named instead: the field the
+    message names first (`instrument_id is required when ...`), its value, and the fix."""
+    field = _named_field(message, data)
+    if field is None:
+        return (
+            where,
+            None,
+            f"A rule across the fields of {'this object' if where != '(document)' else label}: "
+            + ("change the fields the message names so that it holds."),
+        )
+    at = field if where == "(document)" else f"{where}.{field}"
+    what = _FIELD_HINTS.get(field)
+    if data.get(field) in (None, "", []) and _REQUIRED.search(message):
+        return at, None, f"Add '{field}' to {label}" + (f": {what}." if what else ".")
+    return at, data.get(field), f"Correct '{field}' in {label} (or the fields it depends on): {message}."
+
+
+def _named_field(message: str, data: Mapping[str, Any]) -> str | None:
+    """The first word of `message` that names a field: snake_case, a key of the object, or `Class.field`."""
+    message = re.sub(r"\b([A-Z][a-z]+) ID\b", lambda m: f"{m[1].lower()}_id", message)  # "Specimen ID"
+    for word in re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", message):
+        name = str(word).rstrip(".").rsplit(".", 1)[-1]
+        if name in data or (("_" in name or "." in str(word).rstrip(".")) and name.islower()):
+            return name
+        if name.lower() in data and name[:1].isupper() and name[1:].islower():
+            return name.lower()  # "Notes cannot be empty ..." names `notes`
+    return None
 
 
 def _message(error: Mapping[str, Any]) -> str:
@@ -259,6 +308,46 @@ def _one_per_place(
         else:
             kept.append((where, group[0], group[1:]))
     return kept
+
+
+def upgrade_hint(folder: str) -> str:
+    """The fix for 1.x metadata, with the checked folder's path (quoted for a shell) instead of DIR."""
+    if folder.startswith("s3://"):
+        name = folder.rstrip("/").rsplit("/", 1)[-1] or "asset"
+        fetch = f"aws s3 cp --recursive {shlex.quote(folder)} {shlex.quote(name)}"
+        copy = f"Copy the asset's metadata files to a local folder first (`{fetch}`), then "
+        source = PurePosixPath(name)
+    else:
+        copy, source = "", PurePosixPath(folder)
+    if source.name in ("", ".", ".."):
+        source = PurePosixPath(Path(folder).resolve().as_posix())
+    target = source.with_name(source.name + "-v2")
+    upgrade = f"gather-job upgrade {shlex.quote(str(source))} --output-dir {shlex.quote(str(target))}"
+    return (
+        f"{copy}{'u' if copy else 'U'}pgrade the 1.x files to 2.x, offline, with aind-metadata-upgrader: `{upgrade}` "
+        f"(needs `pip install 'gather-job[upgrade]'`) writes the 2.x files into {target} and lists what the upgrader "
+        f"guessed; then `gather-job check {shlex.quote(str(target))}`. Or export the metadata again with the rig's "
+        "2.x tools."
+    )
+
+
+def upgrade_hints(findings: Findings, folder: str) -> None:
+    """The 1.x findings' fix (`plan.UPGRADE_HINT`), with the checked folder's path, given in full once:
+    one upgrade converts every 1.x file of the folder, so the others point to it."""
+    from gather_job.pipeline.plan import UPGRADE_HINT
+
+    hits = [i for i, found in enumerate(findings.items) if found.hint == UPGRADE_HINT]
+    if not hits:
+        return
+    first = min(hits, key=lambda i: (findings.items[i].files, i))  # the one shown first (`Findings.sorted`)
+    where = ", ".join(findings.items[first].files)
+    for i in hits:
+        hint = (
+            upgrade_hint(folder)
+            if i == first
+            else f"The aind-metadata-upgrader command given under {where} upgrades this file too."
+        )
+        findings.items[i] = dataclasses.replace(findings.items[i], hint=hint)
 
 
 def load(kind: str, label: str, raw: bytes, findings: Findings) -> Document:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gather_job.findings import Findings, Severity
+from gather_job.suggest import closest
 
 Place = tuple[str, str]  # (file, location in it)
 
@@ -32,9 +33,14 @@ def abbreviations() -> dict[str, str]:
 
 
 def present(folder: Folder) -> dict[str, bool]:
-    """The folder's modality folders -> whether each is empty (asked only of those, one listing each on S3)."""
+    """The folder's modality folders -> whether each is empty (asked only of those, one listing each on S3);
+    its other folders (not hidden) -> False, unasked: a near miss of a missing one is named in its finding."""
     known = abbreviations()
-    return {name: folder.is_empty(name) for name in folder.subfolders() if name in known}
+    return {
+        name: folder.is_empty(name) if name in known else False
+        for name in folder.subfolders()
+        if not name.startswith(".")
+    }
 
 
 def check_asset(folders: Mapping[str, bool], result: Gathered, *, final: bool = True) -> None:
@@ -55,7 +61,9 @@ def check_asset(folders: Mapping[str, bool], result: Gathered, *, final: bool = 
     description = (labels["data_description"], docs["data_description"].model) if "data_description" in docs else None
     wanted = described(acquisitions, description)
     listed = result.settings.modality_folders
-    check(folders, listed, wanted, result.findings, final=final or bool(listed))
+    built = "data_description" not in docs or "built_from" in docs["data_description"].origin
+    in_file = None if built else labels["data_description"]
+    check(folders, listed, wanted, result.findings, final=final or bool(listed), description_file=in_file)
 
 
 def described(acquisitions: list[tuple[str, Any]], description: tuple[str, Any] | None) -> dict[str, list[Place]]:
@@ -78,8 +86,11 @@ def check(
     findings: Findings,
     *,
     final: bool = True,
+    description_file: str | None = None,
 ) -> None:
-    """`folders`: sub-folder name -> whether it is empty; `listed`: the settings' modality_folders."""
+    """`folders`: sub-folder name -> whether it is empty; `listed`: the settings' modality_folders;
+    `description_file`: data_description is that file (not built from the settings), which is where
+    a modality is added."""
     known = abbreviations()
     present = {known[name]: name for name in folders if name in known}
     empty = {known[name] for name, is_empty in folders.items() if name in known and is_empty}
@@ -87,18 +98,29 @@ def check(
         present.setdefault(known.get(name, known.get(name.lower(), name)), name)
     if not present:
         return  # no modality folders to hold the metadata against (a staging folder of metadata only)
+    others = [name for name in folders if name not in known]
     for modality, places in sorted(wanted.items()):
         if modality not in present:
+            near = closest(modality, others, n=1, cutoff=0.75) or [
+                n for n in others if n.lower().replace("_", "-") == modality.lower()
+            ]
             findings.add(
                 "gather.data.missing_folder",
                 Severity.error if final else Severity.warning,
                 f"The metadata describes {modality} data ({', '.join(f'{f} {at}' for f, at in places)}), but the "
                 f"{'asset' if final else 'folder'} has no {modality}/ folder"
-                + ("." if final else f" (it has {', '.join(sorted(n + '/' for n in present.values()))})."),
+                + ("" if final else f" (it has {', '.join(sorted(n + '/' for n in present.values()))})")
+                + (f"; it has {near[0]}/ (did you mean {near[0]!r}?)." if near else "."),
                 files=tuple(dict.fromkeys(f for f, _ in places)),
                 location=places[0][1],
                 value=modality,
-                hint=f"Upload the {modality} data in a folder named '{modality}', or remove the modality from "
+                hint=(
+                    f"If {near[0]}/ holds the {modality} data, rename it to {modality}/ (a modality's folder is "
+                    "named by its abbreviation, exactly). Otherwise upload"
+                    if near
+                    else "Upload"
+                )
+                + f" the {modality} data in a folder named '{modality}', or remove the modality from "
                 "the metadata if the asset does not hold it."
                 + (
                     ""
@@ -114,8 +136,7 @@ def check(
                 "data_description list the modality.",
                 location=f"{name}/",
                 value=name,
-                hint=f"Describe the {modality} data stream in acquisition.json and add '{modality}' to "
-                "data_description_settings.modalities, or leave the folder out of the upload.",
+                hint=_undescribed_hint(modality, final, description_file),
             )
         elif modality in empty:
             findings.warning(
@@ -125,3 +146,16 @@ def check(
                 value=name,
                 hint="Check that the upload copied the data.",
             )
+
+
+def _undescribed_hint(modality: str, final: bool, description_file: str | None) -> str:
+    """What describes the folder: data_description.json where the asset has one, else the upload's
+    settings; an uploaded asset's folder can no longer be left out of the upload."""
+    where = f"`modalities` in {description_file}" if description_file else "data_description_settings.modalities"
+    describe = f"describe the {modality} data stream in acquisition.json and add '{modality}' to {where}"
+    if final:
+        return (
+            f"The asset is already uploaded: {describe}, and replace the asset's metadata files with the "
+            "corrected ones; if the folder does not belong to this asset, remove it from the asset."
+        )
+    return f"{describe[:1].upper()}{describe[1:]}, or leave the folder out of the upload."

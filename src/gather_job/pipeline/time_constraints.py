@@ -125,3 +125,50 @@ def _time_fields(data: Any, time_validation: type[Enum]) -> dict[str, tuple[Any,
         if rules:
             found[name] = rules
     return found
+
+
+Reversed = tuple[str, str, Any, str, Any]  # (holder path, start field, start, end field, end)
+_PAIRS: dict[type, tuple[tuple[str, str], ...]] = {}  # class -> its (start field, end field) pairs
+
+
+def reversed_ranges(acquisition: Any) -> list[Reversed]:
+    """Every start/end pair of the acquisition, its data streams, stimulus epochs and manipulations
+    (`acquisition_start_time`/`acquisition_end_time`, `stream_start_time`/`stream_end_time`, ...) whose
+    end is before its start: the time-constraint check then says only "must be between 09:00 and 08:00".
+    One level down only: that is where the schema's start/end pairs are."""
+    if acquisition is None:
+        return []
+    found = _reversed(acquisition, "")
+    for name, value in getattr(acquisition, "__dict__", {}).items():
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                found.extend(_reversed(item, f"{name}[{index}]"))
+    return found
+
+
+def reversed_holders(acquisition: Any) -> frozenset[str]:
+    """The paths of the objects whose end is before their start ("" for the acquisition itself)."""
+    return frozenset(holder for holder, *_ in reversed_ranges(acquisition))
+
+
+def _reversed(data: Any, path: str) -> list[Reversed]:
+    values = getattr(data, "__dict__", None) if type(data) not in _LEAVES else None
+    if not values:
+        return []
+    pairs = _PAIRS.get(type(data))
+    if pairs is None:
+        names = [n for n in values if "start" in n]
+        pairs = _PAIRS[type(data)] = tuple(
+            (n, n.replace("start", "end")) for n in names if n.replace("start", "end") in values
+        )
+    found: list[Reversed] = []
+    for start_name, end_name in pairs:
+        start, end = values.get(start_name), values.get(end_name)
+        if not isinstance(start, (datetime, date)) or type(start) is not type(end):
+            continue
+        try:
+            if end < start:
+                found.append((path, start_name, start, end_name, end))
+        except TypeError:  # a naive and an aware time: not comparable, and not this check's concern
+            continue
+    return found

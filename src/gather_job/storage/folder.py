@@ -16,6 +16,7 @@ it is refused as `gather.file.bad_name`, naming it in that escaped form.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable
@@ -91,6 +92,22 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return False
 
 
+def _link_target(entry: Path) -> str:
+    """Where a link points, as safe text (see `shown_name`)."""
+    try:
+        return shown_name(str(entry.readlink()))
+    except OSError:
+        return "?"
+
+
+def _loops(entry: Path) -> bool:
+    try:
+        entry.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
 def special_kind(mode: int) -> str | None:
     """What a non-regular entry is, for a message; None for a regular file."""
     if stat.S_ISREG(mode):
@@ -113,7 +130,11 @@ class LocalFolder:
 
     def location(self, name: str) -> str:
         """Where an entry really is, to tell whether an output would overwrite it."""
-        return str((self.path / self._escaped.get(name, name)).resolve())
+        entry = self.path / self._escaped.get(name, name)
+        try:
+            return str(entry.resolve())
+        except (RuntimeError, OSError):  # a link that loops back on itself (RuntimeError up to 3.12): as named
+            return str(entry.absolute())
 
     def names(self) -> list[str]:
         """Entry names as safe text (see `shown_name`); the real names of escaped ones are kept for `location`."""
@@ -173,7 +194,16 @@ class LocalFolder:
                 "Use names like acquisition.json.",
             )
         root = self.path.resolve()
-        target = (self.path / name).resolve()
+        entry = self.path / name
+        if entry.is_symlink() and not entry.exists():  # its target is gone (or a loop): nothing to read
+            what = "loops back on itself" if _loops(entry) else "does not exist"
+            raise InputProblem(
+                "gather.file.broken_link",
+                f"{name} is a broken link: what it points to ({_link_target(entry)}) {what}; it was not read.",
+                f"Replace the link with the file itself (copy the JSON file into the folder as {name}), or remove "
+                "the link if the file is not needed.",
+            )
+        target = entry.resolve()
         if target.parent != root and root not in target.parents:
             raise InputProblem(
                 "gather.file.outside_folder",
