@@ -238,3 +238,21 @@ def test_the_upgrade_fix_names_the_folder_once(tmp_path: Path, capsys: pytest.Ca
     assert len(hints) == 3 and len(full) == 1
     assert f"gather-job upgrade '{folder}' --output-dir '{folder}-v2'" in full[0] and " DIR" not in full[0]
     assert all("aind-metadata-upgrader" in h for h in hints)
+
+
+def test_the_sources_table_says_what_was_not_read_or_merged(tmp_path: Path) -> None:
+    """A part that could not be read was listed as if merged ("merged from a + b")."""
+    from gather_job.pipeline.documents import Document
+    from gather_job.render import sources
+
+    documents = {
+        "instrument": Document("instrument", "instrument.json", origin={"from": "merged", "parts": ["a", "b"]}),
+        "subject": Document("subject", "subject.json", origin={"from": "file", "file": "subject.json"}),
+        "procedures": Document(
+            "procedures", "procedures.json", data={"x": 1}, origin={"from": "file", "file": "procedures.json"}
+        ),
+    }
+    text = sources(documents, [], "asset")
+    assert "merged from a + b  (not merged: see the errors)" in text
+    assert "from subject.json  (not read: see the errors)" in text
+    assert "from procedures.json  (not valid: see the errors)" in text

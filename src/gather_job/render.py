@@ -166,11 +166,22 @@ def _origin(origin: Mapping[str, Any]) -> str:
     return "?"
 
 
+def _state(doc: Any) -> str:
+    """What became of a file that gave no valid model: not read, not merged, or passed on invalid."""
+    if getattr(doc, "model", None) is not None:
+        return ""
+    if doc.origin.get("from") == "merged":
+        return "  (not merged: see the errors)"
+    if doc.origin.get("built_from"):
+        return "  (not built: see the errors)" if doc.data is None else "  (not valid: see the errors)"
+    return "  (not valid: see the errors)" if doc.data is not None else "  (not read: see the errors)"
+
+
 def sources(documents: Mapping[str, Any], service_calls: list[str], folder: str) -> str:
     """A few lines: which file came from where, and which services were asked."""
     width = max((len(f"{kind}.json") for kind in documents), default=0)
     lines = [f"checked {folder}:"]
-    lines += [f"  {kind + '.json':<{width}}  {_origin(doc.origin)}" for kind, doc in documents.items()]
+    lines += [f"  {kind + '.json':<{width}}  {_origin(doc.origin)}{_state(doc)}" for kind, doc in documents.items()]
     lines.append("  metadata service: " + (", ".join(service_calls) if service_calls else "not asked"))
     return "\n".join(lines)
 

@@ -264,7 +264,7 @@ def merge(kind: str, docs: Sequence[Document], findings: Findings) -> Any:
         bad = [doc.label for doc in docs if not doc.valid]
         findings.info(  # a note: the errors of those files are the problem, reported once, with them
             "gather.merge.skipped",
-            f"{kind}.json was not merged because {bad} did not validate.",
+            f"{kind}.json was not merged because {', '.join(bad)} could not be read or did not validate.",
             files=tuple(bad),
             hint="Fix the errors reported for those files.",
         )
