@@ -173,13 +173,17 @@ def _add_check(commands: Any) -> None:
     many = check.add_argument_group("many assets (the output is JSON Lines with one `asset` record per asset)")
     many.add_argument("--from-file", metavar="LIST", help="a file with one PATH a line ('-' = standard input)")
     many.add_argument("--each", metavar="PARENT", help="every asset directly under a folder or s3:// prefix")
-    many.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: the machine's cores)")
+    many.add_argument("--jobs", type=int, metavar="N", help="worker processes, 1 or more (default: all cores)")
     many.add_argument(
         "--shard",
         metavar="I/N",
         help="check a stable 1/N of the assets (I may be 'auto': the AWS Batch or Slurm array index)",
     )
-    many.add_argument("--resume", metavar="RESULTS", help="skip the assets an earlier run's JSON Lines results hold")
+    many.add_argument(
+        "--resume",
+        metavar="RESULTS",
+        help="skip the assets an earlier run's JSON Lines results hold (and those --output holds, appended to)",
+    )
     _add_settings_inputs(check)
     check.add_argument("--policy", metavar="FILE", help="findings policy: a JSON list of rules (see the README)")
     check.add_argument(

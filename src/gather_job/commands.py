@@ -53,9 +53,18 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def many(args: argparse.Namespace) -> bool:
-    """Whether `check` runs over many assets (then its output is JSON Lines per asset)."""
-    return len(getattr(args, "paths", None) or []) > 1 or bool(
-        getattr(args, "from_file", None) or getattr(args, "each", None)
+    """Whether `check` runs over many assets (then its output is JSON Lines per asset).
+
+    `--resume` and `--shard` mean nothing for one asset's report, and `--output R.jsonl` asks for JSON
+    Lines, which `summary` and `--resume` read: with one PATH they make a many-asset run of one asset,
+    rather than being ignored (a re-check of the asset, and a JSON report that `summary` counts as 0).
+    """
+    output = getattr(args, "output", None) or ""
+    return (
+        len(getattr(args, "paths", None) or []) > 1
+        or bool(getattr(args, "from_file", None) or getattr(args, "each", None))
+        or bool(getattr(args, "resume", None) or getattr(args, "shard", None))
+        or output.lower().endswith(".jsonl")
     )
 
 
@@ -257,84 +266,60 @@ def _template(args: argparse.Namespace, stdin: IO[Any]) -> None:
     sys.stdout.write(json.dumps(task, indent=2) + "\n")
 
 
-def _asset_list(args: argparse.Namespace, stdin: IO[Any], clients: Any) -> list[str]:
-    from gather_job.archive import listing
-
-    found: list[str] = list(args.paths or [])
-    if args.from_file:
-        raw = stdin.read() if args.from_file == "-" else read_file(Path(args.from_file), "asset list", "").decode()
-        found += [line.strip() for line in raw.splitlines() if line.strip() and not line.startswith("#")]
-    if args.each:
-        found += listing.children(args.each, clients)
-    return list(dict.fromkeys(found))  # each asset once, in the order given
-
-
-def _keep_assets(args: argparse.Namespace, assets: list[str], clients: Any) -> list[str]:
-    """Of --each's children, those holding metadata; paths given by name are checked as given."""
-    from gather_job.archive import listing
-
-    if not args.each:
-        return assets
-    named = set(args.paths or [])
-    holding = set(listing.holding_metadata([a for a in assets if a not in named], clients))
-    return [a for a in assets if a in named or a in holding]
+def _check_jobs(jobs: int | None) -> None:
+    """Refuse (exit 2) `--jobs 0` or below: no worker would run, and 0 or -1 meaning "all cores" is
+    a convention of some tools and not others; leaving --jobs out already means the machine's cores."""
+    if jobs is not None and jobs < 1:
+        raise UsageError(
+            f"--jobs {jobs}: the number of worker processes must be 1 or more.",
+            hint="Give --jobs 1 or more, or leave it out to use the machine's cores.",
+        )
 
 
 def check_assets(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], err: IO[str]) -> BulkOutcome:
     """`check` over many assets: JSON Lines per asset, a summary, and (text) a table of the assets not clean."""
-    from gather_job.archive import listing, results, sources, workers
-    from gather_job.aws import Clients
+    from gather_job.archive import bulk, sources
 
     if args.from_file == "-" and args.settings_file == "-":
         raise UsageError("--from-file - and --settings-file - both want standard input.", hint="Give one a file.")
+    _check_jobs(args.jobs)
     settings, notes = settings_from(args, environ, stdin)
-    clients = Clients(settings)
-    assets = _asset_list(args, stdin, clients)
-    total = len(assets)
-    if args.shard:
-        shard = listing.parse_shard(args.shard, environ)
-        assets = [a for a in assets if shard.takes(a)]
     if sources.same_results(args.resume, args.output):
         args.resume = args.output  # one file named two ways (./r.jsonl, r.jsonl): resumed, then appended to
-    if args.resume:
-        done = listing.done_assets(args.resume, clients)
-        assets = [a for a in assets if a not in done]
-    assets = _keep_assets(args, assets, clients)
-    if args.format == "text" and not args.output:  # the table says it; the JSON Lines only with --output
-        sink = results.Sink.discard()
-    else:
-        if args.output and not args.output.startswith("s3://"):
-            _check_copy(args, args.output, "--output", settings)
-        elif args.output:
+
+    def refuse_output(assets: list[str]) -> None:
+        """Before the results are opened: never an input, a checked asset or a folder --each looks in."""
+        if not args.output:
+            return
+        if s3uri.is_s3(args.output):
             _outside_assets(args.output, [*(args.paths or []), *([args.each] if args.each else []), *assets])
-        sink = results.Sink.open(args.output, append=bool(args.resume) and args.resume == args.output, clients=clients)
-    progress = results.Bar(err, len(assets))
-    try:
+            return
+        _check_copy(args, args.output, "--output", settings)
+        sources.refuse_inside(args.output, assets, args.each)
 
-        def emit(lines: list[str]) -> None:
-            sink.write(lines)
-            progress.advance()
-
-        tally = workers.check_many(settings, assets, args.jobs or workers.default_jobs(), emit, notes=notes)
-        sink.write([json.dumps({**tally.record(), "listed": total, "skipped": total - len(assets)})])
-    finally:
-        progress.close()
-        sink.close()
-    if args.format == "text":
-        sys.stdout.write(results.table(tally) + "\n")
-    return results.BulkOutcome(tally, sink.label)
+    return bulk.check_assets(args, settings, notes, environ, stdin, err, refuse_output)
 
 
 def summary(args: argparse.Namespace, environ: Mapping[str, str]) -> BulkOutcome:
-    """`summary`: many shards' JSON Lines results as one tally; an asset seen twice counts once (the last)."""
-    from gather_job.archive import results
+    """`summary`: many shards' JSON Lines results as one tally; an asset seen twice counts once (the last).
+
+    Results that hold no `asset` record at all (a text table saved in place of JSON Lines, the wrong
+    file) are exit 2 naming them: "0 assets, exit 0" would pass a gate having read nothing.
+    """
+    from gather_job.archive import results, sources
     from gather_job.aws import Clients
 
     settings, _ = compose_settings(SettingsInput(file=_file_layer(args, sys.stdin), environ=environ))
-    texts = results.read_results(args.results, Clients(settings))
-    tally = results.combine(texts)
+    tally = results.combine_named(sources.read_named(args.results, Clients(settings)))
+    if not tally.assets and not tally.skipped:
+        odd = f" ({tally.skipped_lines} line(s) that are not records gather-job writes)" if tally.skipped_lines else ""
+        raise UsageError(
+            f"{', '.join(args.results)}: no `asset` record found{odd}, so there is nothing to summarise; summary "
+            "reads the JSON Lines of a many-asset check, not its text table.",
+            hint="Give the file or s3:// key a many-asset check wrote with --output (or --format jsonl).",
+        )
     if args.format == "json":
         sys.stdout.write(json.dumps(tally.record()) + "\n")
     else:
-        sys.stdout.write(results.table(tally) + "\n")
+        sys.stdout.write(results.table(tally, title="gather-job summary") + "\n")
     return results.BulkOutcome(tally, ", ".join(args.results))

@@ -48,20 +48,30 @@ class Shard:
 def parse_shard(text: str, environ: Mapping[str, str]) -> Shard:
     """`I/N`, where I may be `auto`: the array index AWS Batch or Slurm gives the task."""
     index_text, _, count_text = text.partition("/")
+    source = ""
     if index_text == "auto":
-        found = next((environ[name] for name in SHARD_ENVIRONMENT if environ.get(name, "").strip()), None)
+        found = next(((name, environ[name]) for name in SHARD_ENVIRONMENT if environ.get(name, "").strip()), None)
         if found is None:
             raise UsageError(
                 f"--shard {text}: no array index in the environment ({' or '.join(SHARD_ENVIRONMENT)}).",
                 hint="Run it as an AWS Batch or Slurm array task, or give the index: --shard 3/16.",
             )
-        index_text = found.strip()
+        index_text = found[1].strip()
+        source = f", read from {found[0]}={index_text}"
     try:
         index, count = int(index_text), int(count_text)
     except ValueError:
-        raise UsageError(f"--shard {text!r} is not I/N.", hint="For example --shard 0/16 (I from 0 to N-1).") from None
+        raise UsageError(
+            f"--shard {text!r} is not I/N{source}.", hint="For example --shard 0/16 (I from 0 to N-1)."
+        ) from None
     if count < 1 or not 0 <= index < count:
-        raise UsageError(f"--shard {text!r}: I must be between 0 and N-1.", hint="For example --shard 0/16.")
+        hint = "For example --shard 0/16."
+        if source and count >= 1:  # an array numbered from 1 (`--array=1-16`) ends one past the last shard
+            hint = (
+                f"Number the array tasks from 0 to {count - 1}: Slurm arrays may start at 1, so give "
+                f"--array=0-{count - 1} (AWS Batch indexes start at 0)."
+            )
+        raise UsageError(f"--shard {text!r}: I is {index}{source}; it must be between 0 and N-1.", hint=hint)
     return Shard(index, count)
 
 
@@ -138,14 +148,35 @@ def literal_problem(asset: str) -> UsageError | None:
     )
 
 
-def holding_metadata(candidates: list[str], clients: Any, threads: int = 16) -> list[str]:
-    """The candidates that hold core metadata files (the assets), in order: one small listing each.
+ND_FILE = "metadata.nd.json"  # an uploaded asset's metadata in one document: checked, as `check PATH` checks it
 
-    Run after sharding and --resume, so each array task lists only its own share; on S3 the
-    listings overlap (threads), as each is a round trip of a few tens of milliseconds, no more
-    threads than the S3 client keeps connections (more would open and drop one per listing).
-    A candidate that cannot be listed is kept: its check reports the problem as that asset's own
-    record, where one odd child would otherwise stop the whole archive.
+
+def _shown_names(names: list[str], limit: int = 4) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def why_skipped(names: list[str]) -> str:
+    """Why a child holding these names (folders end in '/') is no asset: said in its `skipped` record."""
+    if not names:
+        return "an empty folder: no metadata file to check"
+    return (
+        f"no metadata file (no core .json file such as subject.json or data_description.json, no 1.x file, no "
+        f"{ND_FILE}); it holds {_shown_names(names)}"
+    )
+
+
+def sort_children(candidates: list[str], clients: Any, threads: int = 16) -> tuple[list[str], list[tuple[str, str]]]:
+    """The candidates that hold metadata (the assets), in order, and the others with why they are skipped.
+
+    Held: core metadata files (or files meant as such) or `metadata.nd.json`, so every folder `check PATH`
+    would report on is checked and reported alike. The rest (a data prefix whose metadata was never
+    gathered, an empty folder) get a `skipped` record naming them: those are the assets an operator
+    most needs to find. One small listing each, run after sharding and --resume, so each array task
+    lists only its own share; on S3 the listings overlap (threads), as each is a round trip of a few
+    tens of milliseconds, no more threads than the S3 client keeps connections (more would open and
+    drop one per listing). A candidate that cannot be listed is kept: its check reports the problem as
+    that asset's own record, where one odd child would otherwise stop the whole archive.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -155,27 +186,81 @@ def holding_metadata(candidates: list[str], clients: Any, threads: int = 16) -> 
 
     client: Any = clients.s3() if any(literal(c) for c in candidates) else None  # made once, before the threads
 
-    def holds(candidate: str) -> bool:
+    def holds(names: list[str]) -> str | None:
+        return None if any(n == ND_FILE or is_core_name(n) for n in names) else why_skipped(names)
+
+    def sort(candidate: str) -> str | None:
         named = literal(candidate)
         if named is None:
             try:
-                return any(is_core_name(entry.name) for entry in Path(candidate).iterdir())
+                return holds(sorted(e.name + ("/" if e.is_dir() else "") for e in Path(candidate).iterdir()))
             except OSError:
-                return True  # unreadable: checked, so the problem is reported for that asset
+                return None  # unreadable: checked, so the problem is reported for that asset
         bucket, prefix = named
         try:
             s3uri.parse(f"{SCHEME}{bucket}/", "--each")  # a bucket name botocore would refuse with a traceback
             with aws.translated("listing", candidate, permission=f"s3:ListBucket on {bucket}"):
                 pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
-                return any(
-                    is_core_name(str(item["Key"])[len(prefix) :]) for page in pages for item in page.get("Contents", [])
-                )
+                names: list[str] = []
+                for page in pages:
+                    names += [str(item["Key"])[len(prefix) :] for item in page.get("Contents", [])]
+                    names += [str(common["Prefix"])[len(prefix) :] for common in page.get("CommonPrefixes", [])]
+                    if holds(names) is None:
+                        return None
+                return holds(sorted(names))
         except (GatherError, aws.NotFound):
-            return True  # checked, so the problem is reported for that asset
+            return None  # checked, so the problem is reported for that asset
 
     if not candidates:
-        return []
+        return [], []
     pool_size = getattr(getattr(getattr(client, "meta", None), "config", None), "max_pool_connections", None)
     workers = min(threads, len(candidates), pool_size if isinstance(pool_size, int) and pool_size > 0 else threads)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return [candidate for candidate, keep in zip(candidates, pool.map(holds, candidates), strict=True) if keep]
+        sorted_out = list(zip(candidates, pool.map(sort, candidates), strict=True))
+    return [c for c, why in sorted_out if why is None], [(c, why) for c, why in sorted_out if why is not None]
+
+
+def holding_metadata(candidates: list[str], clients: Any, threads: int = 16) -> list[str]:
+    """The candidates that hold metadata (see `sort_children`)."""
+    return sort_children(candidates, clients, threads)[0]
+
+
+def no_asset_found(parent: str, listed: list[str], skipped: list[str], clients: Any) -> UsageError | None:
+    """Why `--each PARENT` found no asset, when that is a mistake in PARENT; None when it is only so.
+
+    A typo in the prefix lists nothing; an asset given as PARENT lists its modality folders; a folder
+    of folders (`nest/` holding `2024/`, which holds the assets) lists folders without metadata. Each
+    is exit 2 naming what was listed and where the assets are: exit 0 would let a Batch array pass
+    while checking nothing. A few listings, made only when no child was an asset.
+    """
+    shown = s3uri_shown(parent)
+    if sort_children([parent], clients)[0] and not literal_problem(parent):
+        return UsageError(
+            f"--each {shown} is itself an asset (it holds metadata files), not a folder of assets; no asset was "
+            "checked.",
+            hint=f"Check it alone: gather-job check {shown}, or give --each the folder above it.",
+        )
+    if not listed:
+        return UsageError(
+            f"--each {shown} holds no folder or prefix, so no asset was checked.",
+            hint="Check the name (a typo in an S3 prefix lists nothing); point --each at the parent of the assets.",
+        )
+    for child in skipped[:5]:
+        try:
+            below = children(child, clients)[:5]
+        except UsageError:
+            continue
+        if sort_children(below, clients)[0]:
+            return UsageError(
+                f"--each {shown} holds no asset directly: its folders ({_shown_names(skipped)}) hold no metadata, "
+                f"but the folders inside {s3uri_shown(child)} do; no asset was checked.",
+                hint=f"Point --each at the parent of the assets, for example --each {s3uri_shown(child)}.",
+            )
+    return None
+
+
+def s3uri_shown(value: str) -> str:
+    """A PARENT or child as a message shows it (an S3 URL's password masked, as everywhere)."""
+    from gather_job.storage import s3uri
+
+    return s3uri.shown_url(value) if value.startswith(SCHEME) else value

@@ -1,16 +1,21 @@
-"""What a many-asset `check` reports: JSON Lines per asset, a tally, progress, a table of failures."""
+"""What a many-asset `check` reports: JSON Lines per asset, a tally, a table of failures, the verdict.
+
+The exit code of a run and of `summary` is decided here, once (`Tally.exit_code`): errors found
+outrank everything, then a run that did not finish (interrupted, or a results file without its
+closing `summary` record), then the worst code of the assets not read.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from gather_job.archive.sources import identity
 from gather_job.archive.sources import read_results as read_results
-from gather_job.errors import ExitCode, UsageError
+from gather_job.errors import ExitCode
 
 ASSET_CODES = frozenset(int(code) for code in ExitCode)
 SEVERITIES = ("error", "warning", "info")
@@ -38,34 +43,56 @@ def asset_record(record: object) -> Record | None:
     return asset, code, dict(counts)
 
 
-def asset_records(text: str) -> Iterator[Record | None]:
-    """Each `asset` record of JSON Lines results, in order; None for each line skipped.
-
-    Skipped: a line that is not JSON (a killed run's cut last line: --resume runs that asset again)
-    or not a record this tool writes. `finding` and `summary` lines and blank lines are passed over.
-    """
+def _lines(text: str) -> Iterator[tuple[str, Any]]:
+    """Each non-blank line as (kind, value): `asset` (a Record), `summary` and `skipped` (the dict),
+    `finding`, or `bad` (not JSON: a killed run's cut last line; or not a record this tool writes)."""
     for line in text.splitlines():
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except (ValueError, RecursionError):
+            yield "bad", None
+            continue
+        kind = record.get("type") if isinstance(record, dict) else None
+        if kind == "finding":
+            yield "finding", None
+        elif kind == "summary":
+            yield "summary", record
+        elif kind == "skipped" and isinstance(record.get("asset"), str) and isinstance(record.get("reason"), str):
+            yield "skipped", record
+        else:
+            found = asset_record(record)
+            yield ("bad", None) if found is None else ("asset", found)
+
+
+def asset_records(text: str) -> Iterator[Record | None]:
+    """Each `asset` record of JSON Lines results, in order; None for each line skipped.
+
+    Skipped: a line that is not JSON (a killed run's cut last line: --resume runs that asset again)
+    or not a record this tool writes. `finding`, `summary` and `skipped` lines and blank lines are
+    passed over.
+    """
+    for kind, value in _lines(text):
+        if kind == "asset":
+            yield value
+        elif kind == "bad":
             yield None
-            continue
-        if isinstance(record, dict) and record.get("type") in ("finding", "summary"):
-            continue
-        yield asset_record(record)
 
 
 @dataclass
 class Tally:
-    """What the run saw so far: per exit code how many assets, and the assets that were not clean."""
+    """What the run saw so far: per exit code how many assets, the assets not clean, and the folders skipped."""
 
     assets: int = 0
     by_code: dict[int, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=lambda: {"error": 0, "warning": 0, "info": 0})
     failed: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
     skipped_lines: int = 0  # results lines `summary` could not use (see `asset_records`)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (folder, why): no metadata, so not checked
+    unfinished: list[str] = field(default_factory=list)  # results files whose last run did not end (`summary`)
+    ended_early: bool = False  # one of them says so itself: see `combine_named`
+    interrupted: str | None = None  # the signal that stopped this run (SIGINT, SIGTERM)
 
     def add(self, asset: str, code: int, counts: Mapping[str, int]) -> None:
         self.assets += 1
@@ -77,21 +104,39 @@ class Tally:
 
     @property
     def exit_code(self) -> int:
-        """0 when every asset is clean, 3 when any has errors, else the code of the assets not read."""
-        if not self.failed:
-            return ExitCode.OK
+        """The run's exit (README "Exit codes"), decided here only.
+
+        An interrupted run is 130 whatever it found: the task did not finish, so Batch or Slurm should
+        see it as such and the rerun goes on with --resume. For `summary`, errors found (3) outrank a
+        results file that did not finish (130: the rest is unknown, as its run would have said), which
+        outranks the worst code of the assets not read. Skipped folders are reported, not failed.
+        A results file with no `summary` record at all is warned about but does not change the exit:
+        it may be records put together by hand or by another tool, summarised by what they say.
+        """
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
         if ExitCode.INVALID in self.by_code:
             return ExitCode.INVALID
+        if self.ended_early:
+            return ExitCode.INTERRUPTED
+        if not self.failed:
+            return ExitCode.OK
         return max(code for code in self.by_code if code != 0)
 
     def record(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "type": "summary",
             "assets": self.assets,
             "exit_code": int(self.exit_code),
             "by_exit_code": {str(k): v for k, v in sorted(self.by_code.items())},
             "counts": dict(self.counts),
+            "skipped": len(self.skipped),
         }
+        if self.unfinished:
+            found["unfinished"] = list(self.unfinished)
+        if self.interrupted:
+            found["interrupted"] = self.interrupted
+        return found
 
 
 # -- what the run shows ----------------------------------------------------------------------------------
@@ -99,133 +144,32 @@ class Tally:
 
 @dataclass
 class BulkOutcome:
-    """What a many-asset check ends with: the tally (the exit code is its) and where the results went."""
+    """What a many-asset check ends with: the tally (the exit code is its) and where the results went.
+
+    `rerun` is what to do next when the run was interrupted: how to go on from the results so far.
+    """
 
     tally: Tally
     results: str
+    rerun: str = ""
 
     @property
     def exit_code(self) -> int:
         return self.tally.exit_code
 
 
-class Sink:
-    """Where the JSON Lines go: standard output, a local file (appended to on --resume), or an S3 key."""
-
-    def __init__(self, stream: IO[str], label: str, upload: Callable[[], None] | None = None) -> None:
-        self.stream, self.label, self._upload = stream, label, upload
-
-    @classmethod
-    def discard(cls) -> Sink:
-        import io
-
-        return cls(io.StringIO(), "not kept (use --output)")
-
-    @classmethod
-    def open(cls, output: str | None, *, append: bool, clients: Any) -> Sink:
-        """The sink `--output` names; an `s3://` one checked (its bucket exists) before any asset is.
-
-        `append` (resuming into the same file or key) keeps what is there and adds a line end after
-        a killed run's cut last line, so the first new record is not glued to it and lost.
-        """
-        import sys
-
-        from gather_job.archive import sources
-        from gather_job.storage import s3uri
-
-        if not output:
-            return cls(sys.stdout, "standard output")
-        if s3uri.location(output, "--output") is not None:
-            local, upload = sources.staged(output, append=append, clients=clients)
-            return cls(local, output, upload)
-        try:
-            cut = append and Path(output).is_file() and _ends_cut(Path(output))
-            stream = Path(output).open("a" if append else "w", encoding="utf-8")  # noqa: SIM115 (closed by close())
-        except OSError as exc:
-            raise UsageError(f"--output {output} cannot be written: {exc.strerror or exc}.") from exc
-        if cut:
-            stream.write("\n")
-        return cls(stream, output)
-
-    def write(self, lines: list[str]) -> None:
-        self.stream.write("".join(line + "\n" for line in lines))
-        self.stream.flush()
-
-    def close(self) -> None:
-        """Close the stream; an S3 sink uploads its local copy, deleted only once the upload succeeded."""
-        import sys
-
-        if self.stream is sys.stdout:
-            return
-        uploaded = False
-        try:
-            if self._upload is not None:
-                self._upload()
-                uploaded = True
-        finally:
-            self.stream.close()  # (a discarded stream is a StringIO, which has no name)
-            if uploaded:
-                Path(getattr(self.stream, "name", "")).unlink(missing_ok=True)
-
-
-def _ends_cut(path: Path) -> bool:
-    """Whether a results file ends without a line end: a run killed mid-line."""
-    with path.open("rb") as stream:
-        if stream.seek(0, 2) == 0:
-            return False
-        stream.seek(-1, 2)
-        return stream.read(1) != b"\n"
-
-
-class Bar:
-    """Progress on stderr: a bar with rate and ETA on a terminal, a line every 5% otherwise."""
-
-    def __init__(self, stream: IO[str], total: int) -> None:
-        import time
-
-        self.stream, self.total, self.done = stream, total, 0
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.started = time.monotonic()
-        self._shown = -1
-
-    def advance(self) -> None:
-        import time
-
-        self.done += 1
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        rate = self.done / elapsed * 60
-        left = (self.total - self.done) / (self.done / elapsed)
-        text = f"{self.done}/{self.total} assets checked, {rate:,.0f}/min, ETA {_duration(left)}"
-        if self.tty:
-            width = 30
-            filled = int(width * self.done / max(self.total, 1))
-            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {text}\033[K")
-            self.stream.flush()
-        else:
-            step = self.done * 20 // max(self.total, 1)
-            if step != self._shown:
-                self._shown = step
-                self.stream.write(f"gather-job: {text}\n")
-
-    def close(self) -> None:
-        if self.tty and self.done:
-            self.stream.write("\n")
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    return (
-        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-    )
-
-
-def table(tally: Tally, limit: int = 50) -> str:
-    """The assets not clean, worst first, and the totals."""
+def table(tally: Tally, limit: int = 50, title: str = "gather-job check") -> str:
+    """The assets not clean, worst first, the folders skipped, the results not finished, and the totals."""
     lines = [
-        f"gather-job check: {tally.assets} assets: {tally.by_code.get(0, 0)} clean, "
+        f"{title}: {tally.assets} assets: {tally.by_code.get(0, 0)} clean, "
         f"{tally.by_code.get(3, 0)} with errors, {sum(v for k, v in tally.by_code.items() if k not in (0, 3))} "
-        "not read."
+        "not read." + (f" {len(tally.skipped)} folder(s) skipped: no metadata." if tally.skipped else "")
     ]
+    for name in tally.unfinished:
+        lines.append(
+            f"WARNING: {printable(name)} is not finished: its last run wrote no closing summary record (killed, "
+            "interrupted, or still running), so some of its assets may be missing. Rerun that task with --resume."
+        )
     if tally.failed:
         lines.append("")
         lines.append(f"{'exit':>4}  {'errors':>6}  {'warnings':>8}  asset")
@@ -233,6 +177,13 @@ def table(tally: Tally, limit: int = 50) -> str:
             lines.append(f"{code:>4}  {counts.get('error', 0):>6}  {counts.get('warning', 0):>8}  {printable(asset)}")
         if len(tally.failed) > limit:
             lines.append(f"... and {len(tally.failed) - limit} more (the JSON Lines results list them all)")
+    if tally.skipped:
+        lines.append("")
+        lines.append("skipped (not checked: no metadata to check; an uploaded asset here lacks its metadata):")
+        for name, why in sorted(tally.skipped)[:limit]:
+            lines.append(f"  {printable(name)}: {why}")
+        if len(tally.skipped) > limit:
+            lines.append(f"... and {len(tally.skipped) - limit} more (`skipped` records in the JSON Lines results)")
     return "\n".join(lines)
 
 
@@ -255,28 +206,60 @@ def verdict(outcome: BulkOutcome) -> str:
         if tally.skipped_lines
         else ""
     )
-    return note + (
-        f"gather-job: verdict: {tally.assets} assets checked: {tally.by_code.get(0, 0)} clean, "
-        f"{tally.by_code.get(3, 0)} with errors, {not_read} not read (exit {tally.exit_code}); "
-        f"results: {outcome.results}."
+    if tally.unfinished:
+        note += f"gather-job: warning: not finished (no closing summary record): {', '.join(tally.unfinished)}.\n"
+    counted = (
+        f"{tally.by_code.get(0, 0)} clean, {tally.by_code.get(3, 0)} with errors, {not_read} not read"
+        + (f", {len(tally.skipped)} folder(s) skipped (no metadata)" if tally.skipped else "")
+        + f" (exit {tally.exit_code})"
     )
+    if tally.interrupted:
+        return note + (
+            f"gather-job: verdict: interrupted by {tally.interrupted} after {tally.assets} assets checked: {counted}; "
+            f"results so far: {outcome.results}. {outcome.rerun}"
+        )
+    return note + f"gather-job: verdict: {tally.assets} assets checked: {counted}; results: {outcome.results}."
 
 
 def combine(texts: Iterable[str]) -> Tally:
-    """One tally from JSON Lines results: every `asset` record, an asset seen twice counted once (the last).
+    """One tally from JSON Lines results (see `combine_named`)."""
+    return combine_named((f"results {i + 1}", text) for i, text in enumerate(texts))
 
-    Lines that are not records this tool writes are skipped and counted (`Tally.skipped_lines`), so
-    the verdict can say so rather than let them change the totals or the exit code.
+
+def combine_named(sources: Iterable[tuple[str, str]]) -> Tally:
+    """One tally from named JSON Lines results: every `asset` record, an asset seen twice counted once (the last).
+
+    An asset is one however its PATH is spelled (`sources.identity`); its last record's PATH is shown.
+    A folder skipped in one run and checked in another counts as checked. Lines that are not records
+    this tool writes are skipped and counted (`Tally.skipped_lines`), so the verdict can say so
+    rather than let them change the totals or the exit code. A source whose last run wrote asset
+    records and no `summary` record after them (or whose last summary says it was interrupted) is
+    named in `Tally.unfinished`: its run was killed, and counting it as complete would call the
+    archive clean. When the source itself shows it (an interrupted summary, or records after a
+    summary: a resumed run that was killed) the exit says so too (`Tally.ended_early`).
     """
-    last: dict[str, tuple[int, dict[str, int]]] = {}
-    skipped = 0
-    for text in texts:
-        for found in asset_records(text):
-            if found is None:
-                skipped += 1
-            else:
-                last[found[0]] = found[1:]
-    tally = Tally(skipped_lines=skipped)
-    for asset, (code, counts) in last.items():
+    last: dict[str, Record] = {}
+    skipped: dict[str, tuple[str, str]] = {}
+    bad = 0
+    unfinished: list[str] = []
+    ended_early = False
+    for name, text in sources:
+        open_run, interrupted, closed_before = False, False, False
+        for kind, value in _lines(text):
+            if kind == "bad":
+                bad += 1
+            elif kind == "asset":
+                last[identity(value[0])] = value
+                open_run = True
+            elif kind == "skipped":
+                skipped[identity(value["asset"])] = (value["asset"], value["reason"])
+            elif kind == "summary":
+                open_run, interrupted, closed_before = False, bool(value.get("interrupted")), True
+        if open_run or interrupted:
+            unfinished.append(name)
+            ended_early = ended_early or interrupted or closed_before
+    tally = Tally(skipped_lines=bad, unfinished=unfinished, ended_early=ended_early)
+    for asset, code, counts in last.values():
         tally.add(asset, code, counts)
+    tally.skipped = [found for key, found in skipped.items() if key not in last]
     return tally

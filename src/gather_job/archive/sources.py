@@ -51,15 +51,15 @@ def read_key(bucket: str, key: str, clients: Any, *, missing_ok: bool, setting: 
     return str(body.decode("utf-8", errors="replace"))
 
 
-def _s3_texts(source: str, clients: Any, *, missing_ok: bool, setting: str) -> Iterator[str]:
-    """Every results object an `s3://` key or prefix (ending in '/': its `.jsonl` objects) names."""
+def _s3_texts(source: str, clients: Any, *, missing_ok: bool, setting: str) -> Iterator[tuple[str, str]]:
+    """Every results object an `s3://` key or prefix (ending in '/': its `.jsonl` objects) names, with its URL."""
     from gather_job import aws
 
     if not source.endswith("/"):
         bucket, key = object_key(source, setting)
         text = read_key(bucket, key, clients, missing_ok=missing_ok, setting=setting)
         if text is not None:
-            yield text
+            yield source, text
         return
     uri = s3uri.parse(source, setting)
     with aws.translated("listing", source, permission=f"s3:ListBucket on {uri.bucket}"):
@@ -71,19 +71,24 @@ def _s3_texts(source: str, clients: Any, *, missing_ok: bool, setting: str) -> I
     for key in keys:
         text = read_key(uri.bucket, key, clients, missing_ok=True, setting=setting)  # deleted since the listing
         if text is not None:
-            yield text
+            yield f"{s3uri.SCHEME}{uri.bucket}/{key}", text
 
 
-def read_results(sources: Iterable[str], clients: Any) -> Iterator[str]:
-    """`summary`'s input: local files, `s3://` keys, and every .jsonl under an `s3://` prefix."""
+def read_named(sources: Iterable[str], clients: Any) -> Iterator[tuple[str, str]]:
+    """`summary`'s input, each with the name it is reported under (a shard not finished is named)."""
     for source in sources:
         if s3uri.location(source, "RESULTS") is None:
             try:
-                yield Path(source).read_text(encoding="utf-8", errors="replace")
+                yield source, Path(source).read_text(encoding="utf-8", errors="replace")
             except OSError as exc:
                 raise UsageError(f"Results file {source} cannot be read: {exc.strerror or exc}.") from exc
             continue
         yield from _s3_texts(source, clients, missing_ok=False, setting="RESULTS")
+
+
+def read_results(sources: Iterable[str], clients: Any) -> Iterator[str]:
+    """`summary`'s input: local files, `s3://` keys, and every .jsonl under an `s3://` prefix."""
+    return (text for _, text in read_named(sources, clients))
 
 
 def read_resume(path: str, clients: Any) -> str:
@@ -104,7 +109,86 @@ def read_resume(path: str, clients: Any) -> str:
         from gather_job.settings.model import JobSettings
 
         clients = Clients(JobSettings())
-    return "\n".join(_s3_texts(path, clients, missing_ok=True, setting="--resume"))
+    return "\n".join(text for _, text in _s3_texts(path, clients, missing_ok=True, setting="--resume"))
+
+
+def identity(asset: str) -> str:
+    """One spelling per asset, for shards, `--resume` and `summary` (records keep the PATH as given).
+
+    `s3://b/x` and `s3://b/x/` name one prefix, `dir/x`, `./dir/x` and `dir/x/` one folder: without
+    this, a list written without the trailing '/' and an `--each` that writes it would each check
+    and count the asset once, and a shard would take it or not by its spelling. Only the spelling is
+    made one (lexically, never through the file system: the same on every machine), and a spelling
+    already in this form is kept as it is, so the shard split of such lists does not move. A doubled
+    '/' inside an S3 prefix stays: S3 keeps it as another prefix (`listing.literal_problem`).
+    """
+    if s3uri.is_s3(asset):
+        return asset if asset.endswith("/") else asset + "/"
+    return os.path.normpath(asset)
+
+
+def resume_includes(resume: str | None, output: str | None) -> bool:
+    """Whether `--resume` reads the results `--output` names: the same file or key, or a `.jsonl` key under
+    a resumed prefix (`--resume s3://b/recheck/ --output s3://b/recheck/shard-0.jsonl`). Then the output is
+    appended to, never replaced: its records are what the run skips."""
+    if same_results(resume, output):
+        return True
+    if not resume or not output or not resume.endswith("/") or not s3uri.is_s3(resume) or not s3uri.is_s3(output):
+        return False
+    try:
+        uri, (bucket, key) = s3uri.parse(resume, "--resume"), object_key(output, "--output")
+    except UsageError:
+        return False
+    return bucket == uri.bucket and key.startswith(uri.prefix) and key.endswith(".jsonl")
+
+
+def refuse_inside(output: str, assets: Iterable[str], each: str | None) -> None:
+    """Refuse (exit 2) a local `--output` inside a folder this run checks, before any file is opened.
+
+    As `check PATH --output` refuses it for one asset: the results would replace or add a file of an
+    asset (its subject.json, read after being cut short), and the job never writes into its inputs.
+    Compared by identity (device and inode) of the output's existing folders, so a symlink or a bind
+    mount is seen through; one stat per asset. Under `--each PARENT` every folder of PARENT is refused,
+    asset or not yet: a results file there would be part of a folder the next run checks.
+    """
+    if s3uri.is_s3(output):
+        return
+    real = Path(os.path.realpath(output))
+    folders: dict[tuple[int, int], Path] = {}
+    for folder in real.parents:
+        try:
+            info = folder.stat()
+        except OSError:
+            continue
+        folders.setdefault((info.st_dev, info.st_ino), folder)
+    hint = "Write the results outside the checked folders, for example next to them (or to an s3:// key)."
+    for asset in assets:
+        if s3uri.is_s3(asset):
+            continue
+        try:
+            info = Path(asset).stat()
+        except OSError:
+            continue  # not there: it holds nothing, and its check says so
+        if (info.st_dev, info.st_ino) in folders:
+            raise UsageError(
+                f"--output {output} is inside the asset {asset}, which this run checks: the results would replace "
+                "or add a file of the asset, and gather-job never writes into what it checks; nothing was written.",
+                hint=hint,
+            )
+    if not each or s3uri.is_s3(each):
+        return
+    try:
+        info = Path(each).stat()
+    except OSError:
+        return
+    parent = folders.get((info.st_dev, info.st_ino))
+    if parent is not None and real.parent != parent:
+        child = real.relative_to(parent).parts[0]
+        raise UsageError(
+            f"--output {output} is inside {Path(each) / child}, a folder of --each {each}, where this run and "
+            "the next look for assets: the results would become part of one; nothing was written.",
+            hint=f"Write the results next to the assets' folders (directly in {each}) or outside it.",
+        )
 
 
 def same_results(resume: str | None, output: str | None) -> bool:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +116,23 @@ def check_one(asset: str, settings: JobSettings, folder: Prefetched | GatherErro
 
 
 SettingsFor = Callable[[str], JobSettings]
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})  # the parent alone reacts to them (`bulk.Stop`)
+
+
+@contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM held back in this thread meanwhile, and in the threads it starts, for good.
+
+    The kernel gives a process's signal to any thread that does not block it; Python runs the handler
+    in the main thread only when that thread next runs Python. Delivered to a reading thread, a stop
+    would wait while the main thread sleeps in a pipe read (a pool worker between tasks): so the
+    reading threads block them, and the main thread is the one woken.
+    """
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 S3_AHEAD = 4  # assets read ahead on S3: 20 ms round trips took 361 -> 841 assets/min, +50 MB
@@ -139,7 +158,9 @@ def run_assets(
         for asset in assets:
             settings = settings_for(asset)
             clients = clients_for(settings)
-            window.append((asset, settings, clients, reader.submit(prefetch, settings, clients)))
+            with _signals_blocked():  # a reading thread started here never takes SIGINT/SIGTERM
+                read = reader.submit(prefetch, settings, clients)
+            window.append((asset, settings, clients, read))
             if len(window) > ahead:
                 name, first, its_clients, read = window.popleft()
                 yield check_one(name, first, read.result(), its_clients)
@@ -194,22 +215,45 @@ def _chunks(assets: Iterable[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
+def _quiet_worker(stopping: Any) -> None:
+    """A pool worker's start: Ctrl-C (sent to the whole process group) and a SIGTERM from outside
+    (`scancel`, `kill -- -PGID`) are the parent's to handle, which writes what was checked and ends
+    the run; a worker that died of them would print a traceback and take its chunk with it. Only the
+    SIGTERM the parent's own `Pool.terminate` sends once `stopping` is set ends a worker (at once)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0) if stopping.value else None)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
 def check_many(
-    base: JobSettings, assets: list[str], jobs: int, emit: Callable[[list[str]], None], *, notes: Iterable[Any] = ()
+    base: JobSettings,
+    assets: list[str],
+    jobs: int,
+    emit: Callable[[list[str]], None],
+    *,
+    notes: Iterable[Any] = (),
+    tally: Tally | None = None,
+    guard: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> Tally:
-    """Check every asset, `jobs` processes at a time; `emit` gets each asset's lines as it finishes."""
+    """Check every asset, `jobs` processes at a time; `emit` gets each asset's lines as it finishes.
+
+    `tally` (the caller's, so an interrupted run still has what was counted) is updated and `emit`
+    called inside `guard()`: an interruption waits for both, so no record is half written or counted
+    without being written, and `--resume` goes on with neither an asset lost nor one twice.
+    """
     import gc
 
     from gather_job import schema
 
     global _BASE, _CLIENTS, _NOTES
     _BASE, _CLIENTS, _NOTES = base, None, list(notes)
-    tally = Tally()
+    tally = tally if tally is not None else Tally()
 
     def take(lines: list[str]) -> None:
         record = json.loads(lines[-1])
-        tally.add(record["asset"], record["exit_code"], record.get("counts") or {})
-        emit(lines)
+        with guard():
+            tally.add(record["asset"], record["exit_code"], record.get("counts") or {})
+            emit(lines)
 
     schema.import_models()  # every core model, once, before the fork: the workers share them
     if jobs <= 1 or len(assets) <= 1:
@@ -220,8 +264,46 @@ def check_many(
 
     gc.freeze()  # what exists now is shared copy-on-write; the collector leaves it alone in the workers
     size = max(1, min(16, len(assets) // (jobs * 4) or 1))
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+    context = multiprocessing.get_context("fork")
+    stopping = context.RawValue("b", 0)  # shared memory: set before the pool ends its workers
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)  # forked blocked: quiet before they start
+    pool = None
+    try:
+        pool = context.Pool(jobs, initializer=_quiet_worker, initargs=(stopping,))
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a signal that came meanwhile is handled here
         for results in pool.imap_unordered(_work, _chunks(assets, size)):
             for lines in results:
                 take(lines)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        if pool is not None:
+            stopping.value = 1
+            _end_pool(pool)
     return tally
+
+
+def _end_pool(pool: Any, grace: float = 1.0) -> None:
+    """Terminate the pool's workers, and kill (SIGKILL) any still there each `grace` seconds until it ends.
+
+    Their SIGTERM handler exits once `stopping` is set, but a signal that lands just before a worker
+    blocks on the task queue's lock (which `terminate` holds from then on) is never seen by Python:
+    that worker would wait, and the run with it, for ever. `Process.kill` never signals a worker
+    already reaped, so no other process is hit.
+    """
+    import threading
+
+    done = threading.Event()
+
+    def kill_stragglers() -> None:
+        while not done.wait(grace):
+            for worker in list(getattr(pool, "_pool", [])):
+                worker.kill()
+
+    watchdog = threading.Thread(target=kill_stragglers, name="gather-pool-end", daemon=True)
+    watchdog.start()
+    try:
+        pool.terminate()
+        pool.join()
+    finally:
+        done.set()
+        watchdog.join()
