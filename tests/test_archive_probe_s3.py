@@ -82,3 +82,30 @@ def test_each_of_a_prefix_that_holds_nothing_is_exit_2(
     assert code == 2 and "holds no folder or prefix" in " ".join(err.split()) and out == ""
     code, _, err = _run([*argv, f"s3://{bucket}/asset-0/"], capsys)
     assert code == 2 and "is itself an asset" in " ".join(err.split())
+
+
+def test_an_uploaded_prefix_without_metadata_is_not_clean_checked_alone(
+    aws: Aws, settings: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Data and original_metadata/ (what a gather writes) but no core file: its metadata is gone, not
+    "open until upload" (exit 0)."""
+    name = aws.bucket("uploads")
+    aws.s3.put_object(Bucket=name, Key="asset/ecephys/data.bin", Body=b"x")
+    aws.s3.put_object(Bucket=name, Key="asset/original_metadata/uploaded_json/subject.json", Body=b"{}")
+    code, out, err = _run(["check", f"s3://{name}/asset/", "--offline", "--settings-file", settings], capsys)
+    assert code == 3, err
+    assert "No data_description.json in the uploaded asset" in " ".join((out + err).split())
+
+
+def test_a_metadata_nd_json_asset_is_judged_alike_local_and_alone_or_in_bulk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parent = tmp_path / "archive"
+    asset = parent / "ndonly"
+    (asset / "ecephys").mkdir(parents=True)
+    (asset / "metadata.nd.json").write_text('{"name": "ndonly"}')
+    alone = _run(["check", str(asset), "--offline", "--format", "jsonl"], capsys)
+    bulk = _run(["check", "--each", str(parent), "--offline", "--format", "jsonl", "--jobs", "1"], capsys)
+    assert alone[0] == bulk[0] == 3
+    ids = [sorted(r["id"] for r in _records(out, "finding")) for _, out, _ in (alone, bulk)]
+    assert ids[0] == ids[1] and "gather.resolve.missing" in ids[0]

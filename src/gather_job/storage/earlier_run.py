@@ -167,9 +167,9 @@ def writes_where_it_reads(output_dir: str | None, source_dir: str | None) -> boo
 def is_finished(folder: _Readable, names: Collection[str], label: str, settings: Any) -> bool:
     """Is the folder `check` reads a finished asset, whose files are final (a missing one is missing)?
 
-    One a run wrote its files into (its report says so: an invalid run's does not), or an S3 prefix
-    holding what only a gathered asset holds (data_description.json, or the indexer's
-    metadata.nd.json), checked without the upload's data_description settings. A prefix of an
+    One a run wrote its files into (its report says so: an invalid run's does not), a folder holding
+    the indexer's metadata.nd.json, or an S3 prefix holding what only a gathered asset holds
+    (data_description.json, original_metadata/), checked without the upload's data_description settings. A prefix of an
     upload's inputs (the parts, before the gather) is not: what the service or the settings give it
     stays open offline, as for a folder at a desk.
     """
@@ -179,5 +179,9 @@ def is_finished(folder: _Readable, names: Collection[str], label: str, settings:
         except (InputProblem, GatherError, OSError):
             return True  # a report that cannot be read: nothing to tell, the files are taken as they are
     described = settings.data_description_settings
-    gathered = "data_description.json" in names or "metadata.nd.json" in names
-    return label.startswith("s3://") and gathered and not (described.project_name or described.modalities)
+    if described.project_name or described.modalities:
+        return False  # the upload's settings are given: what they build is still to come
+    if "metadata.nd.json" in names:
+        return True  # only the indexer writes it, into a gathered asset, local or on S3
+    # on S3, data_description.json or the kept inputs (original_metadata/, which the gather writes)
+    return label.startswith("s3://") and bool({"data_description.json", "original_metadata"} & set(names))
