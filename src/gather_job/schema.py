@@ -123,10 +123,12 @@ def object_type(kind: str) -> str:
 
 
 def schema_version() -> str:
-    """The version of the aind-data-schema code imported: its own `__version__` (a distribution
-    lookup scans every installed package's metadata, ~3 ms), else what pip installed."""
-    library = importlib.import_module("aind_data_schema")
-    found = getattr(library, "__version__", None)
+    """The version of the aind-data-schema code imported: its own `__version__` once a run has imported
+    it (a distribution lookup scans every installed package's metadata, ~3 ms), else what pip installed
+    (`upgrade` never imports the library in its own process)."""
+    import sys
+
+    found = getattr(sys.modules.get("aind_data_schema"), "__version__", None)
     if isinstance(found, str):
         return found
     from importlib.metadata import version
