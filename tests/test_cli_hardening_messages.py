@@ -82,9 +82,10 @@ def _policy(tmp_path: Path, rules: list[dict[str, Any]]) -> str:
 def test_a_policy_that_ignores_errors_says_so_in_the_run_summary(
     gather: Callable[..., Run], asset, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    """The review's repro: a schema-invalid file written with exit 0, stderr saying only "0 errors"."""
+    """The review's repro: an asset with an error written with exit 0, stderr saying only "0 errors".
+    (A policy never lets a core file go missing: tests/test_review_followups.py.)"""
     policy = _policy(tmp_path, [{"id": "*", "severity": "ignore"}])
-    run = gather(asset("invalid_instrument_schema"), argv=["--policy", policy])
+    run = gather(asset("unknown_active_device"), argv=["--policy", policy])
     changed = [c for rule in run.report()["policy"] for c in rule["changed"]]
     ignored, errors = len(changed), len([c for c in changed if c["from"] == "error"])
     assert run.code == 0 and errors >= 1

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from gather_job import __version__, policy, report, schema, streamed_json
 from gather_job.errors import ExitCode, InvalidMetadata, ServiceError
 from gather_job.findings import Finding, Findings, Severity
+from gather_job.pipeline import cross_checks
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.progress import Progress
 from gather_job.reference_methods import ReferenceMethods
@@ -194,7 +195,8 @@ class GatherMetadataJob(ReferenceMethods):
             raise TypeError(f"job_settings must be a JobSettings, not {type(given).__name__}")
         # checked again: `model_copy(update=...)` and `model_construct` skip validation (a Path, a string
         # for a datetime); the object given is kept when nothing changed, as the reference keeps it
-        checked = JobSettings.model_validate({name: getattr(given, name) for name in given.model_fields_set})
+        checked = JobSettings.model_validate({name: getattr(given, name) for name in JobSettings.model_fields})
+        object.__setattr__(checked, "__pydantic_fields_set__", set(given.model_fields_set))  # as given
         self.job_settings = given if checked == given else checked
         self.notes = list(notes)
         self._clients = clients
@@ -220,6 +222,10 @@ class GatherMetadataJob(ReferenceMethods):
             progress=self.progress,
         )
         gathered.findings, gathered.policy = policy.apply(gathered.findings, self.job_settings.findings_policy)
+        # after the policy, which may have demoted the errors that left a core file out: the run would
+        # write an asset without it, which no setting allows (this finding is past every policy)
+        blocked = self.job_settings.raise_if_invalid and gathered.findings.has_errors
+        cross_checks.check_outputs(gathered, blocked=blocked)
         return gathered
 
     def _originals(self, gathered: Gathered) -> dict[str, Callable[[], bytes]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +70,9 @@ def _local_forms(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
                 form = path.rstrip("/")
                 if form.startswith("/") and len(form) > 1:
                     pairs.setdefault(form, shown)
+                    quoted = shlex.quote(form)  # in a command a hint gives: the opening quote on, the end open
+                    if quoted != form:  # ('/a/it'"'"'s dir-v2' starts with it too)
+                        pairs.setdefault(quoted[:-1], "'" + shown.replace("'", "'\"'\"'"))
     return sorted(pairs.items(), key=lambda pair: -len(pair[0]))
 
 

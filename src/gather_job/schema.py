@@ -82,11 +82,28 @@ def import_models(kinds: Iterable[str] = CORE_FILES) -> None:
     try:
         for kind in kinds:
             model_class(kind)
+    except Exception as exc:
+        # pydantic turns a Ctrl-C or SIGTERM that lands while it builds a schema into a SchemaError:
+        # an interruption, not a bug (exit 1)
+        if _interrupted(exc):
+            raise KeyboardInterrupt from exc
+        raise
     finally:
         gc.freeze()
         if enabled:
             _paused_at_start = False
             gc.enable()
+
+
+def _interrupted(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt) or "KeyboardInterrupt" in str(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 @contextmanager

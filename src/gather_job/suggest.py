@@ -17,7 +17,9 @@ def closest(word: str, choices: Iterable[str], *, n: int = 3, cutoff: float = 0.
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean 'x'?)' suffix naming the closest choice, or two about equally close, or ''."""
-    close = closest(word, choices, n=2, cutoff=0.6)
+    choices = list(choices)
+    same = [c for c in choices if c.casefold() == word.casefold()]  # 'aind' means 'AIND', not 'Ealing'
+    close = same[:1] or closest(word, choices, n=2, cutoff=0.6)
     if len(close) == 2:
         import difflib
 

@@ -266,12 +266,12 @@ def _valid_parts(
     return valid or ([(labels[kind], whole)] if whole is not None else [])
 
 
-def check_outputs(result: Gathered) -> None:
+def check_outputs(result: Gathered, *, blocked: bool) -> None:
     """A core file the asset must have (data_description.json, always built) or whose inputs the folder
     holds, that this run cannot make: `raise_if_invalid=false` writes invalid files as they are, not
     an asset without them. The reference stopped in these cases too (a missing start time or
     subject_id, a merge part that does not validate), so the run stops whatever that setting says."""
-    if result.settings.raise_if_invalid:
+    if blocked:
         return  # the errors that left the file out stop the run already: one problem, one finding
     made = {kind for kind, doc in result.documents.items() if doc.model is not None or doc.data is not None}
     plan = result.plan
@@ -288,8 +288,8 @@ def check_outputs(result: Gathered) -> None:
         )
         result.findings.error(
             UNWRITABLE,
-            f"{name} cannot be written: {why} (the errors above say why). An asset without it is not "
-            "written, even with raise_if_invalid=false, which writes invalid files but never leaves one out.",
+            f"{name} cannot be written: {why} (the errors above say why). An asset without it is never "
+            "written: raise_if_invalid=false and a findings policy pass invalid files on, never leave one out.",
             files=(name,),
             hint="Fix the errors named for those files or settings, then run again.",
         )
@@ -301,7 +301,6 @@ def cross_check(result: Gathered) -> None:
     Files `check` could not get (`result.unchecked`: offline, no settings) soften what depends on
     them: a device may be implanted per procedures not seen, and the whole-asset check is skipped.
     """
-    check_outputs(result)
     load.upgrade_hints(result.findings, result.folder_label)  # every 1.x file is known by now: DIR filled in, once
     settings, documents, findings = result.settings, result.documents, result.findings
     labels, parts = result.labels, result.parts

@@ -97,8 +97,7 @@ class Gathering:
 
         The acquisitions are decoded first, because their start times say the rig's zone that naive
         times in every file are read in; every other file is read, decoded and validated in turn, so
-        only one file's bytes and dict are alive beside the models (at 300x that is 100 MB less).
-        """
+        only one file's bytes and dict are alive beside the models (at 300x that is 100 MB less)."""
         found = self.result.plan
         names = [*found.inputs(), *(("mapper", name) for name in found.mapped.values())]
         self.result.input_locations = frozenset(self.folder.location(name) for _, name in names)
@@ -288,8 +287,9 @@ class Gathering:
         parts.append(record)
 
     def _missing(self, kind: str, subject_id: str | None, required: bool) -> None:
-        if self.uploaded:
-            self._not_uploaded(kind, Severity.error if required else Severity.warning)
+        if self.uploaded:  # a processed or model asset has processing.json or model.json, not a subject
+            derived = kind == "subject" and bool({"processing", "model"} & self.result.plan.exact.keys())
+            self._not_uploaded(kind, Severity.error if required and not derived else Severity.warning)
             return
         if self.check_only and not self.lookups.online:
             self.result.unchecked.add(kind)

@@ -168,8 +168,8 @@ def is_finished(folder: _Readable, names: Collection[str], label: str, settings:
     """Is the folder `check` reads a finished asset, whose files are final (a missing one is missing)?
 
     One a run wrote its files into (its report says so: an invalid run's does not), a folder holding
-    the indexer's metadata.nd.json, or an S3 prefix holding what only a gathered asset holds
-    (data_description.json, original_metadata/), checked without the upload's data_description settings. A prefix of an
+    the indexer's metadata.nd.json or the inputs a gather keeps (original_metadata/), or an S3 prefix
+    holding data_description.json, checked without the upload's data_description settings. A prefix of an
     upload's inputs (the parts, before the gather) is not: what the service or the settings give it
     stays open offline, as for a folder at a desk.
     """
@@ -181,7 +181,6 @@ def is_finished(folder: _Readable, names: Collection[str], label: str, settings:
     described = settings.data_description_settings
     if described.project_name or described.modalities:
         return False  # the upload's settings are given: what they build is still to come
-    if "metadata.nd.json" in names:
-        return True  # only the indexer writes it, into a gathered asset, local or on S3
-    # on S3, data_description.json or the kept inputs (original_metadata/, which the gather writes)
-    return label.startswith("s3://") and bool({"data_description.json", "original_metadata"} & set(names))
+    if {"metadata.nd.json", "original_metadata"} & set(names):
+        return True  # the indexer's file, or the inputs a gather keeps: a gathered asset, local or on S3
+    return label.startswith("s3://") and "data_description.json" in names

@@ -93,11 +93,13 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
 
 
 def _link_target(entry: Path) -> str:
-    """Where a link points, as safe text (see `shown_name`)."""
+    """Where a link points, as safe text (see `shown_name`); an absolute target by its name only, since
+    findings go into the report, which holds no local path."""
     try:
-        return shown_name(str(entry.readlink()))
+        target = entry.readlink()
     except OSError:
         return "?"
+    return f".../{shown_name(target.name)}" if target.is_absolute() else shown_name(str(target))
 
 
 def _loops(entry: Path) -> bool:
