@@ -30,6 +30,7 @@ from gather_job.schema import CORE_FILES, file_name
 from gather_job.storage.folder import InputProblem
 
 REPORT_NAME = "gather_report.json"
+KEPT_INPUTS = "original_metadata"  # the folder a gather keeps its input files in (`target.ORIGINALS`)
 _CORE_NAMES = frozenset(file_name(kind) for kind in CORE_FILES)
 # Written, where a run writes into its input folder, before the old report goes; removed after the new
 # one lands: a run killed in between leaves it, so its rerun still knows which files were outputs
@@ -181,6 +182,6 @@ def is_finished(folder: _Readable, names: Collection[str], label: str, settings:
     described = settings.data_description_settings
     if described.project_name or described.modalities:
         return False  # the upload's settings are given: what they build is still to come
-    if {"metadata.nd.json", "original_metadata"} & set(names):
+    if {"metadata.nd.json", KEPT_INPUTS} & set(names):
         return True  # the indexer's file, or the inputs a gather keeps: a gathered asset, local or on S3
     return label.startswith("s3://") and "data_description.json" in names

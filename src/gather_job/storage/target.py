@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 REPORT_NAME = earlier_run.REPORT_NAME
 OUR_FILES = frozenset({file_name(kind) for kind in CORE_FILES} | {REPORT_NAME})
-ORIGINALS = "original_metadata/uploaded_json"  # where the input files are kept, as the reference keeps them
+ORIGINALS = f"{earlier_run.KEPT_INPUTS}/uploaded_json"  # where the input files are kept, as the reference keeps them
 Hook = Callable[[str], None]
 Originals = Mapping[str, Callable[[], bytes]]  # name -> the input's bytes, read when written
 
