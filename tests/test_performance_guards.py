@@ -60,3 +60,39 @@ def test_the_reported_library_version_is_the_installed_distribution() -> None:
     from importlib.metadata import version
 
     assert schema.schema_version() == version("aind-data-schema")
+
+
+PLUGIN = """
+import os
+class _Plugin:
+    def new_schema_validator(self, *args, **kwargs):
+        return None, None, None
+open(os.environ["PLUGIN_MARK"], "a").write("loaded\\n")
+plugin = _Plugin()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("setting", "loaded"), [(None, False), ("", True)])
+def test_the_console_script_loads_no_pydantic_plugin_unless_asked(tmp_path, setting, loaded) -> None:  # type: ignore[no-untyped-def]
+    """A pydantic plugin may hook every validation: the verdict must be aind-data-schema's alone.
+    An operator who sets PYDANTIC_DISABLE_PLUGINS themselves decides."""
+    import os
+    from pathlib import Path
+
+    site = tmp_path / "site"
+    info = site / "fake_plugin-1.0.dist-info"
+    info.mkdir(parents=True)
+    (site / "fake_plugin.py").write_text(PLUGIN)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[pydantic]\nfake = fake_plugin:plugin\n")
+    mark = tmp_path / "mark.txt"
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    env.update(PYTHONPATH=os.pathsep.join([str(site), env.get("PYTHONPATH", "")]), PLUGIN_MARK=str(mark))
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    example = Path(__file__).resolve().parents[1] / "examples" / "asset"
+    command = [sys.executable, "-m", "gather_job", "check", str(example), "--offline"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert done.returncode in (0, 3), done.stderr
+    assert mark.exists() is loaded

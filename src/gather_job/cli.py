@@ -196,7 +196,13 @@ def _finish(args: argparse.Namespace, outcome: Outcome | None, code: int, err: I
 
 
 def entrypoint() -> None:
-    """Console script and `python -m gather_job`: the only reader of sys.argv and os.environ."""
+    """Console script and `python -m gather_job`: the only reader of sys.argv and os.environ.
+
+    pydantic plugins (entry points of other installed packages) are not loaded unless
+    PYDANTIC_DISABLE_PLUGINS is set otherwise: a plugin may hook every validation, and a verdict
+    must be aind-data-schema's alone; the scan of every installed package also costs ~5 ms.
+    """
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     schema.pause_collector()
     end_process(main(sys.argv[1:], environ=os.environ))
 
