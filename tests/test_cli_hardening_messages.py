@@ -142,3 +142,44 @@ def test_an_s3_url_where_a_local_file_is_read_is_said_as_given(
     code = main(argv, environ={})
     err = " ".join(capsys.readouterr().err.split())
     assert code == 2 and "'s3://bucket/settings.json' is an S3 URL" in err and "aws s3 cp" in err
+
+
+ACTING = "\x1b[2J\u202e\r"  # clears the screen, reverses the line, rewrites it
+
+
+def _acting_free(text: str) -> None:
+    assert not {"\x1b", "\u202e", "\r"} & set(text), repr(text)
+
+
+def test_an_unknown_settings_key_is_shown_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    settings = json.dumps({"output_dir": "out", f"metadta_dir{ACTING}": 1})
+    assert main(["run", "--job-settings", settings], environ={}) == 2
+    err = capsys.readouterr().err
+    _acting_free(err)
+    assert "metadta_dir\\x1b[2J\\u202e\\r" in err, err
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_keys_and_values_quoted_by_findings_are_shown_escaped(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A finding quotes a file's values and names its keys: an escape there shows as text, never acts."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "asset"
+    folder = tmp_path / "asset"
+    folder.mkdir()
+    for source in example.glob("*.json"):
+        (folder / source.name).write_bytes(source.read_bytes())
+    acquisition = json.loads((folder / "acquisition_video.json").read_text())
+    acquisition["acquisition_end_time"] = ACTING
+    acquisition[f"extra{ACTING}"] = 1
+    (folder / "acquisition_video.json").write_text(json.dumps(acquisition))
+    settings = json.loads((example.parent.parent / "job_settings.example.json").read_text())
+    settings.update(metadata_dir=str(folder), output_dir=str(tmp_path / "out"))
+    argv = ["--job-settings", json.dumps(settings)]
+    argv = ["check", str(folder), "--offline", *argv] if command == "check" else ["run", *argv]
+    assert main(argv, environ={}) == 3
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    _acting_free(shown)
+    assert '"\\u001b[2J\\u202e\\r"' in shown, shown  # json.dumps escapes the controls, printable the rest
+    assert "extra\\x1b[2J\\u202e\\r" in shown, shown

@@ -38,12 +38,13 @@ def _paragraph(error: GatherError, log_format: str) -> str:
     A URL's fragment (#...) is masked like its password: it is never sent anywhere, so a value there is
     either a mistake or a secret, and an error may echo a refused URL as it was given.
     """
-    from gather_job.logs import without_fragments
+    from gather_job.logs import printable_text, without_fragments
 
     text = without_fragments(f"gather-job: error: {error.message}" + (f" {error.hint}" if error.hint else ""))
     if log_format == "json":
         return text
-    return textwrap.fill(text, 100, break_on_hyphens=False, break_long_words=False)
+    # a setting's key or value echoed here may hold an ANSI escape or a right-to-left override
+    return textwrap.fill(printable_text(text), 100, break_on_hyphens=False, break_long_words=False)
 
 
 def _tell_closed_stdin(args: argparse.Namespace) -> None:

@@ -95,6 +95,13 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+def printable_text(text: str) -> str:
+    """`printable`, keeping line breaks and tabs: for a paragraph or a block of lines shown to a person."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in "\n\t" else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _clean_value(value: Any, secrets: Iterable[str]) -> Any:
     """An `extra=` field with its text masked, keeping its JSON shape (lists, objects, numbers)."""
     if isinstance(value, str):
@@ -163,11 +170,12 @@ class JsonFormatter(logging.Formatter):
 
 
 class _TextFormatter(logging.Formatter):
-    """The plain format, with characters that are not valid text escaped so stderr stays valid UTF-8."""
+    """The plain format, with what a terminal would act on (an ANSI escape from a file's key, a
+    right-to-left override) and what is not valid text (a lone surrogate) escaped: stderr stays
+    readable, valid UTF-8. A traceback keeps its line breaks."""
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return printable_text(super().format(record))
 
 
 def configure(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:

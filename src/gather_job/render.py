@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gather_job.findings import Finding, Findings, Severity
+from gather_job.logs import printable, printable_text
 
 if TYPE_CHECKING:
     from gather_job.job import Outcome
@@ -45,23 +46,27 @@ class View:
 
 
 def _group(finding: Finding) -> str:
-    return finding.files[0] if finding.files else "(settings and asset)"
+    return printable(finding.files[0]) if finding.files else "(settings and asset)"
 
 
 def _wrap(text: str, indent: str) -> str:
-    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+    """Wrapped, with what a terminal would act on escaped: a finding quotes the files' keys and values,
+    and an ANSI escape or a right-to-left override there must show as text, not act."""
+    return textwrap.fill(
+        printable_text(text), WIDTH, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+    )
 
 
 def render_finding(finding: Finding, view: View = View()) -> str:
     label = f"{LABELS[finding.severity]:<7}"
     if view.colour:
         label = f"{COLOURS[finding.severity]}{label}{RESET}"
-    head = f"  {label} {finding.id}"
+    head = f"  {label} {printable(finding.id)}"
     if finding.location:
-        head += f"  at {finding.location}"
+        head += f"  at {printable(finding.location)}"
     lines = [head, _wrap(finding.message, " " * 10)]
     if finding.context:
-        lines += [" " * 12 + line for line in finding.context.splitlines()]
+        lines += [" " * 12 + printable(line) for line in finding.context.splitlines()]
     if finding.value is not None and str(finding.value) not in finding.message:
         lines.append(_wrap(f"value: {json.dumps(finding.value, ensure_ascii=False)}", " " * 10))
     if len(finding.files) > 1:
