@@ -12,7 +12,7 @@ import io
 
 import pytest
 
-from gather_job.arguments import COMMANDS, build_parser, command_of, with_default_command
+from gather_job.arguments import COMMANDS, ArgumentsError, build_parser, command_of, with_default_command
 
 ARGVS = [
     ["--job-settings", "{}"],
@@ -42,6 +42,8 @@ def _outcome(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[object, 
             result: object = vars(parser.parse_args(argv))
         except SystemExit as exc:
             result = ("exit", exc.code)
+        except ArgumentsError as exc:
+            result = ("refused", exc.message)
     return result, out.getvalue(), err.getvalue()
 
 
@@ -65,3 +67,61 @@ def test_each_commands_help_is_unchanged(argv: list[str]) -> None:
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], ["--debug", "--help"], []])
 def test_no_command_builds_the_whole_grammar(argv: list[str]) -> None:
     assert command_of(with_default_command(argv)) is None
+
+
+def test_global_options_may_follow_the_command() -> None:
+    assert with_default_command(["check", "dir", "--log-format", "json", "--debug"]) == [
+        "--log-format",
+        "json",
+        "--debug",
+        "check",
+        "dir",
+    ]
+    assert with_default_command(["--job-settings", "{}", "--log-format=json"]) == [
+        "--log-format=json",
+        "run",
+        "--job-settings",
+        "{}",
+    ]
+    assert with_default_command(["check", "--", "--debug"]) == ["check", "--", "--debug"]  # a PATH named so
+
+
+PROBLEMS = [
+    (["chek", "dir"], "'chek' is not a command (did you mean 'check'?)", True),
+    (["check", "dir", "--ofline"], "gather-job check does not know --ofline (did you mean '--offline'?)", True),
+    (
+        ["run", "--output_dir", "out", "--data_description_settings", "{}"],
+        "does not take settings as flags (--output_dir, --data_description_settings)",
+        True,
+    ),
+    (["--output_dir", "out"], '--job-settings \'{"output_dir": "out"', True),
+    (["check", "dir", "--format", "xml"], "argument --format: invalid choice: 'xml'", True),
+    (["upgrade", "old"], "the following arguments are required: --output-dir", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said", "verdict"), PROBLEMS, ids=lambda p: " ".join(p) if isinstance(p, list) else ""
+)
+def test_a_refused_command_line_says_the_fix_in_one_paragraph(
+    argv: list[str], said: str, verdict: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gather_job.cli import main
+
+    assert main(argv, environ={}) == 2
+    captured = capsys.readouterr()
+    err = " ".join(captured.err.split())
+    assert said in err, err
+    assert "usage:" not in err and not captured.out
+    assert err.endswith("gather-job: verdict: unusable settings or input (exit 2); no report written.") is verdict
+
+
+def test_a_refused_command_line_is_a_json_record_with_json_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from gather_job.cli import main
+
+    assert main(["check", "dir", "--ofline", "--log-format", "json"], environ={}) == 2
+    records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert "does not know --ofline" in records[0]["message"]
+    assert records[-1]["message"].startswith("gather-job: verdict:")

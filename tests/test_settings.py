@@ -238,8 +238,12 @@ def test_environment_values_of_lists_and_objects_are_json_and_merge_with_their_p
         ),
         (
             {"GATHER_DATA_DESCRIPTION_SETTINGS__PROJECT_NAM": "P"},
-            r"'data_description_settings.project_nam'.*environment.*project_name",
+            r"GATHER_DATA_DESCRIPTION_SETTINGS__PROJECT_NAM names no setting.*"
+            r"did you mean 'GATHER_DATA_DESCRIPTION_SETTINGS__PROJECT_NAME'",
         ),
+        ({"GATHER_OUTPUT_DRI": "x"}, r"GATHER_OUTPUT_DRI names no setting.*did you mean 'GATHER_OUTPUT_DIR'"),
+        ({"GATHER_SUBJECT_ID__X": "1"}, r"GATHER_SUBJECT_ID__X names no setting"),
+        ({"GATHER_DATA_DESCRIPTION_SETTINGS__": "1"}, r"GATHER_DATA_DESCRIPTION_SETTINGS__ has an empty part"),
         ({"GATHER_IF_EXISTS": "never"}, r"environment \(GATHER_\*\).*if_exists"),
         (  # the settings' one strict JSON: no key twice, no NaN
             {"GATHER_DATA_DESCRIPTION_SETTINGS": '{"project_name": "a", "project_name": "b"}'},
@@ -342,3 +346,22 @@ def test_a_modality_whose_name_and_abbreviation_disagree_is_refused() -> None:
     assert JobSettings(data_description_settings={"modalities": [agreed]}).data_description_settings.modalities == [
         "slap2"
     ]
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"job_settings": {"output_dir": "x"}}, r"is a job_type Task \(job_settings\), not settings"),
+        (
+            {"skip_task": False, "image": "i", "image_version": "1", "job_settings": {}, "command_script": "c"},
+            r"is a job_type Task \(command_script, image, image_version, job_settings, skip_task\)",
+        ),
+        ({"ecephys": {"job_settings": {}}, "default": {"job_settings": {}}}, r"is a file of job_type Tasks"),
+        ({"object_type": "Subject", "subject_id": "1"}, r"is a metadata file \(Subject\), not settings"),
+    ],
+)
+def test_a_file_of_another_kind_is_named_as_what_it_is(data: dict[str, object], said: str) -> None:
+    """Not a did-you-mean for its first key ('job_settings' -> 'subject_settings', 'object_type' -> 'job_type')."""
+    with pytest.raises(UsageError, match=said) as caught:
+        compose(file=Layer("settings file f.json", data))
+    assert "did you mean" not in str(caught.value)

@@ -10,7 +10,7 @@ import argparse
 import json
 import textwrap
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from gather_job import __version__
 
@@ -65,14 +65,27 @@ class _Help(argparse.RawDescriptionHelpFormatter):
     pass
 
 
+class ArgumentsError(Exception):
+    """A command line argparse refuses: `message` is argparse's, `prog` names the command ("gather-job
+    check"), `options` are the command's own; `cli.main` says it as a paragraph with a fix (exit 2)."""
+
+    def __init__(self, message: str, prog: str = "gather-job", options: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message, self.prog, self.options = message, prog, list(options)
+
+
 class _Parser(argparse.ArgumentParser):
-    """Builds the settings table only when help is shown, not on every run (and not for `check`)."""
+    """Builds the settings table only when help is shown, not on every run (and not for `check`);
+    a usage error is raised (ArgumentsError), not printed with the usage line and exited."""
 
     settings_table = True
 
     def format_help(self) -> str:
         table = "\n" + _settings_table() + "\n" if self.settings_table else ""
         return super().format_help() + table
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgumentsError(message, self.prog, [o for action in self._actions for o in action.option_strings])
 
 
 def _add_settings_inputs(parser: argparse.ArgumentParser) -> None:
@@ -275,18 +288,97 @@ def _add_template(verbs: Any) -> None:
     template.add_argument("--image-resources", metavar="JSON", help="the task's image_resources (default: left out)")
 
 
+GLOBAL_OPTIONS = ("--debug", "--log-format")
+
+
 def with_default_command(argv: Sequence[str]) -> list[str]:
-    """The pipeline calls `python -m gather_job --job-settings '...'`: that means `run`."""
-    args = list(argv)
+    """The pipeline calls `python -m gather_job --job-settings '...'`: that means `run`.
+
+    Global options (--debug, --log-format) may also come after the command: they are moved before it.
+    A first word that is no command is refused with the closest command (`chek` is not a path to `run`).
+    """
+    args = _globals_first(list(argv))
     i = _after_global_options(args)
     if i < len(args) and args[i] not in COMMANDS and args[i] not in ("-h", "--help", "--version"):
+        if not args[i].startswith("-"):
+            from gather_job.suggest import did_you_mean
+
+            raise ArgumentsError(f"'{args[i]}' is not a command{did_you_mean(args[i], COMMANDS)}")
         args.insert(i, "run")
     return args
+
+
+def _globals_first(args: list[str]) -> list[str]:
+    """`check DIR --log-format json` as `--log-format json check DIR` (nothing after a bare `--` moves)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg == "--debug" or arg.startswith("--log-format="):
+            front.append(arg)
+        elif arg == "--log-format" and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
 
 
 def _after_global_options(args: Sequence[str]) -> int:
     """Where the command's name is (or belongs) in `args`: after --debug and --log-format FORMAT."""
     i = 0
-    while i < len(args) and args[i] in ("--debug", "--log-format"):
+    while i < len(args) and (args[i] in GLOBAL_OPTIONS or args[i].startswith("--log-format=")):
         i += 2 if args[i] == "--log-format" else 1
     return i
+
+
+def log_format_of(argv: Sequence[str]) -> str:
+    """The --log-format a command line asks for, wherever it is ("text" when none or unreadable)."""
+    args = _globals_first(list(argv))
+    front = args[: _after_global_options(args)]
+    for i, arg in enumerate(front):
+        if arg.startswith("--log-format="):
+            return arg.split("=", 1)[1]
+        if arg == "--log-format" and i + 1 < len(front):
+            return front[i + 1]
+    return "text"
+
+
+def command_options(command: str | None) -> list[str]:
+    """The option strings `command` takes (the global ones when None), for a did-you-mean."""
+    parser = build_parser(command)
+    options = [o for action in parser._actions for o in action.option_strings]
+    for action in parser._actions:
+        if command and isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            options += [o for sub in action.choices[command]._actions for o in sub.option_strings]
+    return options
+
+
+def usage_problem(error: ArgumentsError, command: str | None) -> tuple[str, str]:
+    """argparse's complaint as (what is wrong, how to fix it), with the fixes people need most: the
+    reference's `--output_dir ...` flags, a misspelt option, a word that is no command."""
+    from gather_job.suggest import did_you_mean
+
+    shown = f"gather-job {command} --help" if command else "gather-job --help"
+    if "is not a command" in error.message:
+        return error.message + ".", f"The commands are {', '.join(COMMANDS)}; `gather-job --help` says what each does."
+    if not error.message.startswith("unrecognized arguments: "):
+        return f"{error.prog}: {error.message}.", f"`{shown}` lists its options."
+    words = error.message.removeprefix("unrecognized arguments: ").split()
+    flags = [w.split("=", 1)[0] for w in words if w.startswith("--")]
+    if snake := [flag for flag in flags if "_" in flag]:
+        return (
+            f"gather-job {command or 'run'} does not take settings as flags ({', '.join(snake)}): that is the "
+            "reference's pydantic-settings command line.",
+            'Give the same keys as JSON: --job-settings \'{"output_dir": "out", "subject_id": "123456"}\' '
+            "(or put them in a file for --settings-file); a few have flags of their own, such as --output-dir. "
+            f"`{shown}` lists them.",
+        )
+    prog = f"gather-job {command}" if command else error.prog
+    close = "".join(did_you_mean(flag, command_options(command)) for flag in flags[:1])
+    return f"{prog} does not know {' '.join(words)}{close}.", f"`{shown}` lists its options."

@@ -15,7 +15,14 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING
 
 from gather_job import schema
-from gather_job.arguments import build_parser, command_of, with_default_command
+from gather_job.arguments import (
+    ArgumentsError,
+    build_parser,
+    command_of,
+    log_format_of,
+    usage_problem,
+    with_default_command,
+)
 from gather_job.console import ClosedInput, standard_streams, stderr_for
 from gather_job.errors import ExitCode, GatherError, InvalidMetadata, UsageError
 
@@ -45,6 +52,23 @@ def _paragraph(error: GatherError, log_format: str) -> str:
         return text
     # a setting's key or value echoed here may hold an ANSI escape or a right-to-left override
     return textwrap.fill(printable_text(text), 100, break_on_hyphens=False, break_long_words=False)
+
+
+def _refused_arguments(error: ArgumentsError, command: str | None, log_format: str) -> int:
+    """A command line argparse refuses: one paragraph with the fix, then (run, check) the verdict line."""
+    from gather_job.logs import printable_text
+    from gather_job.render import verdict
+
+    message, hint = usage_problem(error, command)
+    text = f"gather-job: error: {message} {hint}"
+    err = stderr_for(log_format, sys.stderr)
+    if log_format != "json":
+        text = textwrap.fill(printable_text(text), 100, break_on_hyphens=False, break_long_words=False)
+    err.write(text + "\n")
+    if command in (None, "run", "check"):
+        err.write(verdict(None, ExitCode.USAGE) + "\n")
+    err.flush()
+    return ExitCode.USAGE
 
 
 def _tell_closed_stdin(args: argparse.Namespace) -> None:
@@ -91,14 +115,17 @@ def main(
     """
     standard_streams()  # a closed stdin, stdout or stderr (`<&-`, `>&-`): from here on, usable ones
     env = dict(environ) if environ is not None else {}
-    arguments = with_default_command(argv or [])
-    parser = build_parser(command_of(arguments))
+    command: str | None = None
     try:
-        args = parser.parse_args(arguments)
-    except SystemExit as exc:  # --help, --version, or an argparse usage error (exit 2)
+        arguments = with_default_command(argv or [])
+        command = command_of(arguments)
+        args = build_parser(command).parse_args(arguments)
+    except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)
+    except ArgumentsError as exc:
+        return _refused_arguments(exc, command, log_format_of(argv or []))
     if args.command is None:
-        parser.print_help(sys.stderr)
+        build_parser().print_help(sys.stderr)
         return ExitCode.USAGE
     _tell_closed_stdin(args)
     _setup_logging(env, args.log_format)

@@ -101,26 +101,48 @@ def _types(annotation: Any) -> list[type[Any]]:
     return [t for arg in get_args(annotation) for t in _types(arg)]
 
 
+# GATHER_* names that are not settings: the test suite's knobs. Any other unknown name is refused.
+NOT_SETTINGS = ("GATHER_TEST_", "GATHER_RELIABILITY_REPORT")
+
+
 def environment_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     """The GATHER_* variables as settings, the one place that reads them.
 
     GATHER_SUBJECT_ID sets subject_id (names are not case-sensitive); `__` nests
     (GATHER_DATA_DESCRIPTION_SETTINGS__PROJECT_NAME); a setting that holds a list, a mapping or an
-    object takes JSON. A variable naming no top-level setting is left alone (GATHER_TEST_FULL is the
-    test suite's); a nested name that is no setting is refused with the rest of the layer's keys.
+    object takes JSON. A variable that names no setting is refused naming the variable (a typo such as
+    GATHER_OUTPUT_DRI would otherwise leave output_dir at its default, silently); only the test suite's
+    own variables (NOT_SETTINGS) are left alone.
     """
     layer: dict[str, Any] = {}
     for variable in sorted(environ):
-        if not variable.upper().startswith(ENV_PREFIX):
+        if not variable.upper().startswith(ENV_PREFIX) or variable.upper().startswith(NOT_SETTINGS):
             continue
         path = variable[len(ENV_PREFIX) :].lower().split("__")
-        if path[0] not in JobSettings.model_fields or not all(path):
-            continue
+        _known_path(variable, path)
         nested = {path[-1]: _env_value(JobSettings, path, environ[variable], variable)}
         for key in reversed(path[:-1]):
             nested = {key: nested}
         layer = _deep_update(layer, nested)
     return layer
+
+
+def _known_path(variable: str, path: list[str]) -> None:
+    """UsageError naming `variable` when its name is no setting, with the closest variable name."""
+    model: type[BaseModel] | None = JobSettings
+    for depth, key in enumerate(path):
+        keys = known_keys(model) if model is not None else {}
+        if key in keys:
+            model = keys[key]
+            continue
+        prefix = ENV_PREFIX + "".join(f"{part.upper()}__" for part in path[:depth])
+        what = "names no setting" if key else "has an empty part ('___' or a '__' at an end)"
+        raise UsageError(
+            f"The environment variable {escaped(variable)} {what}"
+            f"{did_you_mean(prefix + key.upper(), [prefix + k.upper() for k in keys]) if key else ''}.",
+            hint="Unset it or correct its name: GATHER_ plus a setting's name, with __ between nested names "
+            "(GATHER_DATA_DESCRIPTION_SETTINGS__PROJECT_NAME); `gather-job --help` lists every setting.",
+        )
 
 
 def read_file(path: Path, what: str, hint: str) -> bytes:
@@ -292,7 +314,33 @@ def _checked(layer: Layer | None, notes: list[Finding]) -> Layer | None:
     if not isinstance(layer.data, Mapping):
         raise UsageError(f"{layer.name} must be a JSON object, not {type(layer.data).__name__}.")
     _reject_non_finite(layer.data, layer.name)
+    _wrong_shape(layer.data, layer.name)
     return Layer(layer.name, _check_keys(layer.data, JobSettings, layer.name, "", notes))
+
+
+_TASK_KEYS = ("skip_task", "image", "image_version", "image_resources", "job_settings", "command_script")
+
+
+def _wrong_shape(data: Mapping[str, Any], name: str) -> None:
+    """A job_type Task, a file of them, or a metadata file given as settings: said as what it is, since
+    a did-you-mean for its first key ('job_settings' -> 'subject_settings') would mislead."""
+    fields = JobSettings.model_fields
+    task = sorted(key for key in data if key in _TASK_KEYS and key not in fields)
+    tasks = bool(data) and all(isinstance(v, Mapping) and "job_settings" in v for v in data.values())
+    if task or tasks:
+        what = f"a job_type Task ({', '.join(task)})" if task else "a file of job_type Tasks"
+        raise UsageError(
+            f"{name} is {what}, not settings.",
+            hint="The settings are the object under job_settings: give that object, or keep the file as "
+            "presets (--job-type-source FILE --job-type NAME; see the README's job_type presets).",
+        )
+    if "object_type" in data or "describedBy" in data:
+        kind = data.get("object_type") or "aind-data-schema"
+        raise UsageError(
+            f"{name} is a metadata file ({escaped(str(kind))[:60]}), not settings.",
+            hint="Put it in the asset's metadata folder (metadata_dir); the settings are the job's own keys "
+            "(`gather-job --help` lists them).",
+        )
 
 
 def _reject_non_finite(value: Any, source: str) -> None:
