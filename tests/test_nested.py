@@ -34,20 +34,20 @@ def test_metadata_one_folder_down_is_named_with_the_path_to_use(tmp_path: Path, 
     (parent / "ecephys" / "acquisition_probe.json").write_text("{}")  # data folders are not looked into
     code, findings = _findings(["check", str(parent), "--offline"], capsys)
     (found,) = _nested(findings)
-    assert found["severity"] == "warning" and found["files"] == ["metadata/"]
+    assert found["severity"] == "error" and found["files"] == ["metadata/"]
     assert "its subfolder metadata/ holds acquisition_a.json, acquisition_b.json" in found["message"]
     command = f"gather-job check {parent}/metadata"
     assert found["hint"] == f"Point metadata_dir at {parent}/metadata (at a desk: `{command}`)."
-    assert code == 0  # the folder itself has no error: the warning says why it is empty
+    assert code == 3  # the metadata one folder down would be left out of the asset
 
 
 def test_a_folder_of_assets_points_to_each(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     for name in ("asset-1", "asset-2"):
         assets.write_asset(tmp_path / "archive" / name)
     (tmp_path / "archive" / "notes").mkdir()
-    _, findings = _findings(["check", str(tmp_path / "archive"), "--offline"], capsys)
+    code, findings = _findings(["check", str(tmp_path / "archive"), "--offline"], capsys)
     (found,) = _nested(findings)
-    assert found["files"] == ["asset-1/", "asset-2/"]
+    assert found["files"] == ["asset-1/", "asset-2/"] and code == 3
     assert f"gather-job check --each {tmp_path / 'archive'}" in found["hint"]
 
 
@@ -80,4 +80,18 @@ def test_an_s3_prefix_and_many_assets_in_one_command_say_the_same(  # type: igno
     assert [r for r in mine if r["type"] == "finding"] == alone
     assert [r["exit_code"] for r in records if r["type"] == "asset" and r["asset"] == uri] == [alone_code]
     assert any(r.get("asset") == str(local) and r["id"] == "gather.resolve.in_subfolder" for r in records if "id" in r)
-    assert code == 0
+    assert alone_code == code == 3
+
+
+def test_run_without_metadata_dir_says_it_read_the_empty_output_dir(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    settings = {"output_dir": str(tmp_path / "out"), "subject_id": "1", "offline": True}
+    assert main(["run", "--job-settings", json.dumps(settings)], environ={}) == 3
+    err = " ".join(capsys.readouterr().err.split())
+    assert "gather.resolve.output_as_input at metadata_dir metadata_dir is not set, so the metadata files" in err
+    folder = assets.write_asset(tmp_path / "staging", with_subject=True)  # the files are in output_dir: fine
+    main(["run", "--job-settings", json.dumps({**settings, "output_dir": str(folder)})], environ={})
+    assert "output_as_input" not in capsys.readouterr().err
+    settings["metadata_dir"] = str(tmp_path / "empty")
+    (tmp_path / "empty").mkdir()
+    main(["run", "--job-settings", json.dumps(settings)], environ={})
+    assert "output_as_input" not in capsys.readouterr().err

@@ -122,6 +122,7 @@ def _stages(run: Gathering, stage: Callable[[str, str], Any]) -> None:
         # a rerun in the staging folder: what the earlier run wrote there is output, not input
         replacing = not run.check_only and earlier_run.writes_where_it_reads(run.s.output_dir, run.s.source_dir)
         run.plan(names, earlier_run.outputs_in(run.folder, names, run.findings) if replacing else frozenset())
+        _output_as_input(run)
         run.uploaded = run.check_only and earlier_run.is_finished(run.folder, names, run.folder.label, run.s)
         run.start_requests()
     with stage("import_models", "loading aind-data-schema's models"):
@@ -151,3 +152,18 @@ def _stages(run: Gathering, stage: Callable[[str, str], Any]) -> None:
         final = run.uploaded or run.folder.label.startswith("s3://")  # else a source folder's names are its own
         modality_folders.check_asset(modality_folders.present(run.folder), run.result, final=final)
         nested.report(run.folder, run.result.plan, run.findings)
+
+
+def _output_as_input(run: Gathering) -> None:
+    """`run` without metadata_dir reads output_dir (as the reference does); when that holds no metadata
+    file, the missing files' findings alone would not say that the folder read was the output."""
+    s = run.s
+    if run.check_only or s.metadata_dir is not None or run.result.plan.meant():
+        return
+    run.findings.warning(
+        "gather.resolve.output_as_input",
+        f"metadata_dir is not set, so the metadata files were looked for in output_dir "
+        f"({run.folder.label}), which holds none.",
+        location="metadata_dir",
+        hint="Set metadata_dir to the asset's metadata folder; output_dir is where the gathered files go.",
+    )

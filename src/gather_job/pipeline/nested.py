@@ -2,10 +2,11 @@
 
 The job reads only the folder it is given (as the reference does), so a `metadata_dir` one level too
 high, or `gather-job check` run on an asset's parent, quietly gives an asset whose subject and
-procedures come from the service and whose acquisition is missing. Only when the folder holds no
-metadata at all are a few of its subfolders listed (names only, never read), and the ones holding
-core files are named with the path to use instead. Modality folders hold data, not metadata, and
-are not listed.
+procedures come from the service and whose acquisition is missing: an error, since metadata that
+exists would be left out (and at a desk "0 errors" for a folder without metadata reads as a pass).
+Only when the folder holds no metadata at all are a few of its subfolders listed (names only, never
+read), and the ones holding core files are named with the path to use instead. Modality folders hold
+data, not metadata, and are not listed.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _listed(names: list[str]) -> str:
 
 
 def report(folder: Folder, found: Plan, findings: Findings) -> None:
-    """One warning naming the subfolder(s) that hold core files, and the path or command to use."""
+    """One error naming the subfolder(s) that hold core files, and the path or command to use."""
     holding: dict[str, list[str]] = {}
     for name in looked_at(folder, found):
         meant = plan_files(folder.names_below(name)).meant()
@@ -47,7 +48,7 @@ def report(folder: Folder, found: Plan, findings: Findings) -> None:
     label = folder.label.rstrip("/")
     if len(holding) == 1:
         ((name, files),) = holding.items()
-        findings.warning(
+        findings.error(
             "gather.resolve.in_subfolder",
             f"{label} holds no metadata file, but its subfolder {name}/ holds {_listed(files)}: the job reads only "
             "the folder it is given, not its subfolders.",
@@ -56,7 +57,7 @@ def report(folder: Folder, found: Plan, findings: Findings) -> None:
         )
     elif holding:
         shown = [f"{name}/" for name in holding]
-        findings.warning(
+        findings.error(
             "gather.resolve.in_subfolder",
             f"{label} holds no metadata file, but its subfolders {_listed(shown)} do: it looks like a folder of "
             "assets, or a metadata_dir one level too high.",
