@@ -103,3 +103,19 @@ def test_a_processed_asset_without_a_subject_is_not_an_error_for_it(
 
 def test_a_word_in_another_case_is_suggested_first() -> None:
     assert did_you_mean("aind", ["AIND", "Ealing", "AI"]) == " (did you mean 'AIND'?)"
+
+
+def test_a_folder_procedures_file_is_written_as_validated_not_as_validation_left_its_dict(
+    gather: Any, asset: Any
+) -> None:
+    """aind-data-schema 2.9.2's Procedures.model_validate rewrites a Neuropixels implant's object_type to
+    'Fiber probe' in the dict it is given while it tries the union's members (the reference then wrote
+    that dict). The input stays as it is, and procedures.json says 'Ephys probe' as the input does."""
+    folder = asset(with_subject=True, with_procedures=True)
+    before = (folder / "procedures.json").read_bytes()
+    run = gather(folder, offline=True)
+    assert run.code == 0, run.err
+    assert (folder / "procedures.json").read_bytes() == before
+    text = (run.output / "procedures.json").read_text()
+    assert '"Ephys probe"' in text and '"Fiber probe"' not in text
+    assert '"Ephys probe"' in before.decode() and '"Fiber probe"' not in before.decode()
