@@ -266,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"out of date: {path.relative_to(ROOT)}", file=sys.stderr)
         if stale:
             print("run: python examples/build_example.py", file=sys.stderr)
+        else:
+            print(f"{ASSET_DIR.relative_to(ROOT)} and {SETTINGS_FILE.relative_to(ROOT)} are current")
         return 1 if stale else 0
     ASSET_DIR.mkdir(parents=True, exist_ok=True)
     for path, text in files.items():

@@ -125,3 +125,14 @@ def test_a_refused_command_line_is_a_json_record_with_json_logs(capsys: pytest.C
     records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert "does not know --ofline" in records[0]["message"]
     assert records[-1]["message"].startswith("gather-job: verdict:")
+
+
+def test_help_shows_empty_list_defaults_and_the_json_alias(capsys: pytest.CaptureFixture[str]) -> None:
+    from gather_job.cli import main
+
+    assert main(["--help"], environ={}) == 0
+    shown = capsys.readouterr().out
+    assert "data_description_settings.modalities  (default [])" in shown
+    assert "findings_policy  (default [])" in shown and "data_description_settings.tags  (default -)" in shown
+    assert main(["check", "--help"], environ={}) == 0
+    assert "--json                the same as --format jsonl" in capsys.readouterr().out

@@ -106,7 +106,7 @@ def test_a_job_type_without_a_gather_task_falls_back_to_default(
     used = report(tmp_path / "out")
     assert used["settings"]["data_description_settings"]["tags"] == ["from-preset"]
     applied = next(f for f in used["findings"] if f["id"] == "gather.job_type.applied")
-    assert "'default''s" in applied["message"] and GATHER.format("default") in applied["message"]
+    assert "so those of 'default')" in applied["message"] and GATHER.format("default") in applied["message"]
 
 
 def test_custom_means_no_presets(
@@ -134,7 +134,10 @@ def test_an_unknown_job_type_runs_on_defaults_presets_as_the_pipeline_does_and_s
     (note,) = [f for f in report(tmp_path / "out")["findings"] if f["id"] == "gather.job_type.unknown"]
     assert note["severity"] == "warning"
     assert "job_type 'ecephy' is not stored in ssm:/aind/job_types (did you mean 'ecephys'?)" in note["message"]
-    assert "(it knows: default, ecephys, smartspim)" in note["message"] and "'default''s presets" in note["message"]
+    assert (
+        "(it knows: default, ecephys, smartspim)" in note["message"]
+        and "the presets of 'default' from" in note["message"]
+    )
 
 
 @pytest.mark.parametrize("written", ["Custom", " custom ", "CUSTOM"])
@@ -297,3 +300,14 @@ def test_presets_never_set_the_job_type_itself() -> None:
         from gather_job.settings.job_types import job_settings
 
         job_settings({"job_settings": {"job_type_source": "x"}}, "somewhere")
+
+
+def test_show_of_a_job_type_the_store_lacks_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "job_types.json"
+    source.write_text(json.dumps({"default": {"job_settings": {"service_retries": 5}}, "ecephys": None}))
+    code, out, err = run(capsys, "job-types", "show", "ecefys", "--job-type-source", str(source))
+    assert code == 0 and json.loads(out)["task_from"] == "default"  # what the pipeline would apply
+    said = " ".join(err.split())
+    assert "warning: job_type 'ecefys' is not stored in" in said and "the presets of 'default'" in said, err
+    code, _, err = run(capsys, "job-types", "show", "default", "--job-type-source", str(source))
+    assert code == 0 and "warning" not in err

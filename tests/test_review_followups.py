@@ -119,3 +119,20 @@ def test_a_folder_procedures_file_is_written_as_validated_not_as_validation_left
     text = (run.output / "procedures.json").read_text()
     assert '"Ephys probe"' in text and '"Fiber probe"' not in text
     assert '"Ephys probe"' in before.decode() and '"Fiber probe"' not in before.decode()
+
+
+def test_a_clean_check_of_a_gathered_asset_says_it_is_valid_not_ready_for_upload(
+    gather: Any, asset: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = gather(asset(with_subject=True, with_procedures=True), offline=True)
+    assert run.code == 0, run.err
+    assert main(["check", str(run.output), "--offline"], environ={}) == 0
+    err = capsys.readouterr().err
+    assert "verdict: valid as it is (a gathered asset) (exit 0)" in err and "ready for upload" not in err
+
+
+def test_a_missing_folder_names_check_s_path_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(tmp_path / "nowhere"), "--offline"], environ={}) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"The metadata folder '{tmp_path / 'nowhere'}' does not exist." in err
+    assert "the PATH of `gather-job check PATH`" in err

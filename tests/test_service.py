@@ -177,3 +177,14 @@ def test_credentials_never_appear_in_messages() -> None:
     with pytest.raises(ServiceError) as caught:
         client("http://user:s3cret@127.0.0.1:9").get("subject", "1")
     assert "s3cret" not in str(caught.value)
+
+
+def test_a_host_name_that_does_not_resolve_says_how_to_go_on_from_a_desk() -> None:
+    """`run` keeps "retry later" (the pipeline's case) and adds the desk's way out."""
+    service = client("http://no-such-host.invalid", policy=RetryPolicy(retries=0, total_s=5.0))
+    with pytest.raises(ServiceError) as caught:
+        service.get("subject", "1")
+    said = f"{caught.value} {caught.value.hint}"
+    if "Name or service not known" not in said:
+        pytest.skip(f"this machine's resolver answers otherwise: {said}")
+    assert "retry the job later" in said and "set metadata_service_url, or offline: true" in said

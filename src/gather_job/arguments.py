@@ -53,7 +53,7 @@ def _settings_table() -> str:
                 walk(annotation, f"{prefix}{name}.")
                 continue
             default = info.get_default(call_default_factory=True)
-            shown = json.dumps(default, default=str) if default not in (None, []) else "-"
+            shown = json.dumps(default, default=str) if default is not None else "-"
             lines.append(f"  {prefix}{name}  (default {shown})")
             lines.append(textwrap.fill(info.description or "", 96, initial_indent=" " * 6, subsequent_indent=" " * 6))
 
@@ -202,7 +202,7 @@ def _add_check(commands: Any) -> None:
     check.add_argument(
         "--format", choices=("text", "json", "jsonl"), default="text", help="text (default), json, or JSON Lines"
     )
-    check.add_argument("--json", action="store_const", dest="format", const="jsonl", help=argparse.SUPPRESS)
+    check.add_argument("--json", action="store_const", dest="format", const="jsonl", help="the same as --format jsonl")
     check.add_argument(
         "--output",
         metavar="FILE",

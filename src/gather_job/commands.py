@@ -242,6 +242,9 @@ def job_types(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[An
         sys.stdout.write(job_types.describe(store))
         return
     preset = job_types.resolve(store, args.name)
+    if preset.unknown is not None:  # shown as the pipeline would use it, but never silently
+        note = preset.note()
+        sys.stderr.write(f"gather-job: warning: {note.message} {note.hint}\n")
     merged = None
     if file_layer is not None:
         merged_settings, _ = compose_settings(SettingsInput(job_type=preset.layer(), file=file_layer))

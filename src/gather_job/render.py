@@ -213,7 +213,7 @@ def summary(outcome: Outcome, view: View = View()) -> str:
             f"({why_nothing_written(gathered.settings.raise_if_invalid)}). {where}"
         )
     elif outcome.status == "checked":
-        verdict = "errors must be fixed before upload" if outcome.exit_code else "ready for upload"
+        verdict = "errors must be fixed before upload" if outcome.exit_code else _ready(gathered)
         still_open = open_items(gathered)
         if still_open and not outcome.exit_code:
             verdict = f"no error in what could be checked here; still open until upload: {still_open}"
@@ -229,6 +229,11 @@ def summary(outcome: Outcome, view: View = View()) -> str:
     parts = [head, sources(ordered, gathered.service_calls, gathered.folder_label)]
     body = render(outcome.findings, view)
     return "\n\n".join(parts + ([body] if body else []))
+
+
+def _ready(gathered: Any) -> str:
+    """A clean check: of files still to upload, or of a gathered or uploaded asset, whose files are final."""
+    return "valid as it is (a gathered asset)" if getattr(gathered, "final", False) else "ready for upload"
 
 
 def open_items(gathered: Any) -> str:
@@ -249,7 +254,7 @@ def open_items(gathered: Any) -> str:
 def verdict_words(outcome: Outcome, code: int) -> str:
     if outcome.status == "skipped":
         return "skipped"
-    ready = "ready for upload"
+    ready = _ready(outcome.gathered)
     if outcome.status == "checked" and outcome.gathered is not None and open_items(outcome.gathered):
         ready = f"no error found here, open until upload: {open_items(outcome.gathered)}"
     what = {"written": "written", "checked": ready if code == 0 else "errors to fix before upload"}

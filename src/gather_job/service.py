@@ -41,6 +41,10 @@ MAX_REDIRECTS = 3
 TOTAL_SETTING = "service_total_timeout_s"
 _UNREACHABLE = ("Connection refused", "Name or service not known", "No route to host")
 _MARKERS = (*_UNREACHABLE, "Read timed out", "Connection reset")
+_NO_NAME_HINT = (
+    " Its host name does not resolve here: outside the network it serves, set metadata_service_url, or"
+    " offline: true to gather from the folder and the settings alone."
+)
 _WRONG_SERVICE_HINT = "Set metadata_service_url to the address that answers itself, or fix the redirect on the server."
 
 
@@ -265,7 +269,8 @@ class MetadataService:
                     ending = f"; gave up after {tried}, when {TOTAL_SETTING}={total:g} s ran out" if out else ""
                     raise ServiceFailed(
                         f"The metadata service failed for {shown}: {problem.reason}{ending or f' (after {tried})'}.",
-                        hint="The service may be down or overloaded; retry the job later.",
+                        hint="The service may be down or overloaded; retry the job later."
+                        + (_NO_NAME_HINT if "Name or service not known" in problem.reason else ""),
                         status=problem.status,
                     ) from None
                 log.warning("service: %s for %s; retrying in %.2f s", problem.reason, shown, delay)

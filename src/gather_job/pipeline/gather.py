@@ -124,6 +124,7 @@ def _stages(run: Gathering, stage: Callable[[str, str], Any]) -> None:
         run.plan(names, earlier_run.outputs_in(run.folder, names, run.findings) if replacing else frozenset())
         _output_as_input(run)
         run.uploaded = run.check_only and earlier_run.is_finished(run.folder, names, run.folder.label, run.s)
+        run.result.final = run.uploaded
         run.start_requests()
     with stage("import_models", "loading aind-data-schema's models"):
         schema.import_models(_model_kinds(run.result.plan))

@@ -326,8 +326,8 @@ def upgrade_hint(folder: str) -> str:
     return (
         f"{copy}{'u' if copy else 'U'}pgrade the 1.x files to 2.x, offline, with aind-metadata-upgrader: `{upgrade}` "
         f"(needs `pip install 'gather-job[upgrade]'`) writes the 2.x files into {target} and lists what the upgrader "
-        f"guessed; then `gather-job check {shlex.quote(str(target))}`. Or export the metadata again with the rig's "
-        "2.x tools."
+        f"guessed; then `gather-job check {shlex.quote(str(target))} --offline`. Or export the metadata again with "
+        "the rig's 2.x tools."
     )
 
 

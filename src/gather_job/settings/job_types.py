@@ -71,7 +71,7 @@ class Preset:
 
     def note(self) -> Finding:
         if self.unknown is not None:
-            used = f"{DEFAULT!r}'s presets from {self.where}" if self.task_from else "no presets"
+            used = f"the presets of {DEFAULT!r} from {self.where}" if self.task_from else "no presets"
             return Finding(
                 "gather.job_type.unknown",
                 Severity.warning,
@@ -89,7 +89,7 @@ class Preset:
                 location="job_type",
                 hint=f"Store a {TASK_ID} task for {self.job_type!r} or {DEFAULT!r}, or use job_type 'custom'.",
             )
-        fallback = f" (it has no {TASK_ID} task, so {DEFAULT!r}'s)" if self.task_from != self.job_type else ""
+        fallback = f" (it has no {TASK_ID} task, so those of {DEFAULT!r})" if self.task_from != self.job_type else ""
         return Finding(
             "gather.job_type.applied",
             Severity.info,

@@ -187,10 +187,8 @@ def parse_json_object(text: str | bytes, source: str) -> dict[str, Any]:
     if problem.kind == "non_finite":
         raise UsageError(f"{source} contains {problem.values[0]}, which is not JSON.", hint="Use a number or null.")
     if problem.kind == "syntax":
-        raise UsageError(
-            f"{source} {problem.text}.",
-            hint="Check quotes, commas and braces there (a shell may have eaten the quotes of --job-settings).",
-        )
+        shell = " (a shell may have eaten the quotes of --job-settings)" if "--job-settings" in source else ""
+        raise UsageError(f"{source} {problem.text}.", hint=f"Check quotes, commas and braces there{shell}.")
     if problem.kind in ("encoding", "too_long"):
         raise UsageError(f"{source} {problem.text}.", hint=problem.hint or "Save it as UTF-8 text.")
     if problem.kind == "too_deep":

@@ -117,6 +117,9 @@ def special_kind(mode: int) -> str | None:
     return next((what for test, what in _KINDS if test(mode)), "not a regular file")
 
 
+_GIVEN = "metadata_dir in the settings, or the PATH of `gather-job check PATH`"
+
+
 @dataclass
 class LocalFolder:
     """A local asset folder. `missing_ok` lets a fresh staging folder count as empty."""
@@ -146,13 +149,16 @@ class LocalFolder:
             if self.missing_ok:
                 return []
             raise UsageError(
-                f"metadata_dir '{self.path}' does not exist.",
-                hint="Set metadata_dir to the asset's metadata folder (paths are relative to where the job runs).",
+                f"The metadata folder '{self.path}' does not exist.",
+                hint=f"Give the asset's metadata folder ({_GIVEN}; a relative path starts where the job runs).",
             ) from exc
         except NotADirectoryError as exc:
-            raise UsageError(f"metadata_dir '{self.path}' is a file, not a folder.") from exc
+            raise UsageError(
+                f"The metadata folder '{self.path}' is a file, not a folder.",
+                hint=f"Give the folder that holds the asset's metadata files ({_GIVEN}).",
+            ) from exc
         except PermissionError as exc:
-            raise UsageError(f"metadata_dir '{self.path}' cannot be listed: permission denied.") from exc
+            raise UsageError(f"The metadata folder '{self.path}' cannot be listed: permission denied.") from exc
         self._escaped = {shown_name(name): name for name in real if shown_name(name) != name}
         return sorted({shown_name(name) for name in real})
 
