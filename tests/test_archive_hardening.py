@@ -59,8 +59,8 @@ def test_summary_counts_only_records_this_tool_writes(
     combined = json.loads(out)
     assert combined["assets"] == 1 and combined["by_exit_code"] == {"0": 1}
     assert combined["counts"] == {"error": 0, "warning": 1, "info": 2}
-    assert "gather-job: note: 1 line(s) of the results skipped" in err and "Traceback" not in err
-    assert err.rstrip().splitlines()[-1].startswith("gather-job: verdict: 1 assets checked")
+    assert "gather-job: note: 1 line of the results skipped" in err and "Traceback" not in err
+    assert err.rstrip().splitlines()[-1].startswith("gather-job: verdict: 1 asset checked")
 
 
 def test_a_forged_record_cannot_hide_an_asset_with_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,7 +69,7 @@ def test_a_forged_record_cannot_hide_an_asset_with_errors(tmp_path: Path, capsys
     path.write_text("\n".join([bad, _asset("s3://b/bad/", 256), _asset("s3://b/x/", -1), GOOD]) + "\n")
     code, out, err = _run(["summary", str(path)], capsys)
     assert code == 3 and "(exit 256)" not in err + out and "(exit 3)" in err
-    assert "2 line(s) of the results skipped" in err
+    assert "2 lines of the results skipped" in err
 
 
 def test_results_helpers_skip_forged_lines_and_keep_their_one_argument_use(tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_resuming_into_the_same_file_named_two_ways_appends(
     cut = _cut_after_first_asset(tmp_path / "r.jsonl")
     code, _, err = _run([*argv, "--resume", "./r.jsonl", "--output", "r.jsonl"], capsys)
     assert code == 0, err  # was exit 2: "--output would replace the --resume results"
-    assert "3 assets checked" in err
+    assert "4 assets: 3 checked now, 1 resumed from r.jsonl (0 with errors)" in err
     lines = (tmp_path / "r.jsonl").read_text().splitlines()
     assert cut in lines  # the cut line stands alone: the first appended record is not glued to it
     done = [r["asset"] for r in map(json.loads, (line for line in lines if line != cut)) if r["type"] == "asset"]

@@ -137,13 +137,13 @@ def test_resume_reads_an_s3_key_and_appends_to_it(
     cut = '{"type": "asset", "asset": "/tr'  # a killed run's last line, in the object its upload left
     aws.s3.put_object(Bucket=bucket, Key="recheck/r.jsonl", Body=("\n".join(lines[: first + 1]) + "\n" + cut).encode())
     code, _, err = _run([*argv, "--resume", output], capsys)
-    assert code == 0 and "3 assets checked" in err, err  # was 4: the s3:// key was read as a local path
+    assert code == 0 and "4 assets: 3 checked now, 1 resumed" in err, err  # was 4 checked: s3:// read as a local path
     stored = aws.objects(bucket, "recheck/")["r.jsonl"].decode().splitlines()
     assert cut in stored  # kept, on a line of its own
     done = [r["asset"] for r in map(json.loads, (s for s in stored if s != cut)) if r["type"] == "asset"]
     assert sorted(done) == sorted(str(p) for p in root.iterdir()) and len(done) == len(set(done))
     code, _, err = _run([*_each(str(root), settings), "--format", "jsonl", "--resume", output], capsys)
-    assert code == 0 and "0 assets checked" in err
+    assert code == 0 and "0 checked now, 4 resumed" in err
 
 
 @pytest.mark.slow

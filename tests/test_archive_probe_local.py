@@ -75,7 +75,7 @@ def test_each_names_every_folder_it_does_not_check_and_checks_a_metadata_nd_json
     assert checked["nd-only"]["exit_code"] == alone  # alone and in bulk: the same exit code
     summary = _records(out, "summary")[0]
     assert summary["skipped"] == 2 and summary["listed"] == 6 and summary["resumed"] == 0
-    assert "2 folder(s) skipped (no metadata)" in err
+    assert "2 folders skipped (no metadata)" in err
     _, out, _ = _run(["check", "--each", str(archive), "--offline", "--jobs", "1"], capsys)
     assert "data-only: no metadata file" in out and "empty: an empty folder" in out
     assert out.startswith("gather-job check: 4 assets")
@@ -92,7 +92,7 @@ def test_one_asset_is_one_asset_however_its_path_is_spelled(
     assert _run(argv, capsys)[0] == 0
     again = ["check", "archive/asset-0", "archive/asset-1/", "archive//asset-2", "--offline", "--jobs", "1"]
     code, _, err = _run([*again, "--output", results, "--resume", results], capsys)
-    assert code == 0 and "1 assets checked" in err, err  # asset-0 and asset-1 were done, spelled otherwise
+    assert code == 0 and "3 assets: 1 checked now, 2 resumed" in err, err  # asset-0, asset-1 done, spelled otherwise
     code, out, _ = _run(["summary", results, "--format", "json"], capsys)
     assert json.loads(out)["assets"] == 3
     code, out, _ = _run(["check", "archive/asset-0", "./archive/asset-0/", "--offline", "--format", "jsonl"], capsys)
@@ -164,7 +164,7 @@ def test_one_path_with_resume_or_a_jsonl_output_is_a_many_asset_run(
     code, _, err = _run(
         ["check", str(archive / "asset-0"), "--offline", "--output", str(results), "--resume", str(results)], capsys
     )
-    assert code == 0 and "0 assets checked" in err, err  # was re-checked, the --resume ignored
+    assert code == 0 and "1 asset: 0 checked now, 1 resumed" in err, err  # was re-checked, the --resume ignored
     assert _run(["summary", str(results)], capsys)[0] == 0
 
 

@@ -294,11 +294,9 @@ def check_assets(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO
         """Before the results are opened: never an input, a checked asset or a folder --each looks in."""
         if not args.output:
             return
-        if s3uri.is_s3(args.output):
-            _outside_assets(args.output, [*(args.paths or []), *([args.each] if args.each else []), *assets])
-            return
-        _check_copy(args, args.output, "--output", settings)
-        sources.refuse_inside(args.output, assets, args.each)
+        if not s3uri.is_s3(args.output):
+            _check_copy(args, args.output, "--output", settings)
+        sources.refuse_inside(args.output, assets, args.each)  # one rule for folders and prefixes
 
     return bulk.check_assets(args, settings, notes, environ, stdin, err, refuse_output)
 

@@ -106,11 +106,13 @@ def check_assets(
 
     shard = listing.parse_shard(args.shard, environ) if args.shard else None
     clients = Clients(settings)
+    options = _desk_options(args)
     with Stop() as stop:  # from here SIGTERM ends the run as Ctrl-C does; before the results open, unwritten
         given = _given(args, stdin)
         children = listing.children(args.each, clients) if args.each else []
         if args.each and not children:
-            raise listing.no_asset_found(args.each, [], [], clients) or UsageError(f"--each {args.each}: no folder.")
+            found = listing.no_asset_found(args.each, [], [], clients, options)
+            raise found or UsageError(f"--each {args.each}: no folder.")
         assets = _once(given + children)
         if not assets:
             raise UsageError(
@@ -123,30 +125,55 @@ def check_assets(
             assets = [a for a in assets if shard.takes(identity(a))]
         in_shard = len(assets)
         append = bool(args.resume) and bool(args.output)  # a resumed run keeps what its output holds
+        resumed = results.Tally()
         if args.resume:
-            done = {identity(a) for a in listing.done_assets(args.resume, clients)}
+            done = listing.done_records(args.resume, clients)
             if append and not sources.resume_includes(args.resume, args.output):
-                done |= {identity(a) for a in listing.done_assets(args.output, clients)}
+                done.update(listing.done_records(args.output, clients))
+            for asset in assets:  # the run's list only: a resumed prefix may hold other shards' records
+                if identity(asset) in done:
+                    _, code, counts = done[identity(asset)]
+                    resumed.add(asset, code, counts)
             assets = [a for a in assets if identity(a) not in done]
-        resumed = in_shard - len(assets)
         named = {identity(a) for a in given}  # paths given by name are checked as given
         kept, skipped = listing.sort_children([a for a in assets if identity(a) not in named], clients)
         keep = {identity(a) for a in kept}
         assets = [a for a in assets if identity(a) in named or identity(a) in keep]
-        if args.each and not assets and skipped and not resumed and not given:
-            problem = listing.no_asset_found(args.each, children, [name for name, _ in skipped], clients)
+        if args.each and not assets and skipped and not resumed.assets and not given:
+            problem = listing.no_asset_found(args.each, children, [name for name, _ in skipped], clients, options)
             if problem is not None:
                 raise problem
         if args.format == "text" and not args.output:  # the table says it; the JSON Lines only with --output
             sink = output.Sink.discard()
         else:
+            if args.output and not append:
+                output.tell_replacing(args.output, clients, err)
             sink = output.Sink.open(args.output, append=append, clients=clients)
         tally = results.Tally(skipped=list(skipped))
-        extra = {"listed": total, "other_shards": total - in_shard, "resumed": resumed}
+        if args.resume:
+            tally.resumed, tally.resumed_from = resumed, _resumed_from(args)
+        extra = {"listed": total, "other_shards": total - in_shard, "resumed": resumed.assets}
         outcome = _run(args, settings, notes, assets, sink, tally, stop, err, extra)
     if args.format == "text":
         sys.stdout.write(results.table(tally) + "\n")
     return outcome
+
+
+def _resumed_from(args: argparse.Namespace) -> str:
+    """The results a resumed run's earlier records come from, as its verdict names them."""
+    if not args.output or sources.resume_includes(args.resume, args.output):
+        return str(args.resume)
+    return f"{args.resume} and {args.output}"
+
+
+def _desk_options(args: argparse.Namespace) -> str:
+    """The options of this run that a suggested one-asset command needs to run as it would: ` --offline ...`."""
+    words = ["--offline"] if getattr(args, "offline", None) else []
+    for flag in ("--settings-file", "--job-settings", "--job-type", "--policy"):
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value:
+            words += [flag, listing.shell_word(str(value))]
+    return "".join(" " + word for word in words)
 
 
 def _run(

@@ -86,6 +86,17 @@ def done_assets(path: str, clients: Any = None) -> set[str]:
     return {found[0] for found in results.asset_records(text) if found is not None}
 
 
+def done_records(path: str, clients: Any = None) -> dict[str, tuple[str, int, dict[str, int]]]:
+    """The `asset` records an earlier run's results hold, by `sources.identity` (an asset's last record).
+
+    Their exit codes and counts are part of a resumed run's verdict: the run is over its whole list.
+    """
+    from gather_job.archive import results, sources
+
+    text = sources.read_resume(path, clients)
+    return {sources.identity(found[0]): found for found in results.asset_records(text) if found is not None}
+
+
 def children(parent: str, clients: Any) -> list[str]:
     """The folders or prefixes directly under `parent`: the candidate assets (see `holding_metadata`).
 
@@ -225,20 +236,23 @@ def holding_metadata(candidates: list[str], clients: Any, threads: int = 16) -> 
     return sort_children(candidates, clients, threads)[0]
 
 
-def no_asset_found(parent: str, listed: list[str], skipped: list[str], clients: Any) -> UsageError | None:
+def no_asset_found(
+    parent: str, listed: list[str], skipped: list[str], clients: Any, options: str = ""
+) -> UsageError | None:
     """Why `--each PARENT` found no asset, when that is a mistake in PARENT; None when it is only so.
 
     A typo in the prefix lists nothing; an asset given as PARENT lists its modality folders; a folder
     of folders (`nest/` holding `2024/`, which holds the assets) lists folders without metadata. Each
     is exit 2 naming what was listed and where the assets are: exit 0 would let a Batch array pass
-    while checking nothing. A few listings, made only when no child was an asset.
+    while checking nothing. A few listings, made only when no child was an asset. `options` (the run's
+    own, such as `--offline --settings-file F`) go into the command suggested, so it runs as this one would.
     """
     shown = s3uri_shown(parent)
     if sort_children([parent], clients)[0] and not literal_problem(parent):
         return UsageError(
             f"--each {shown} is itself an asset (it holds metadata files), not a folder of assets; no asset was "
             "checked.",
-            hint=f"Check it alone: gather-job check {shown}, or give --each the folder above it.",
+            hint=f"Check it alone: gather-job check {shell_word(shown)}{options}, or give --each the folder above it.",
         )
     if not listed:
         return UsageError(
@@ -264,3 +278,10 @@ def s3uri_shown(value: str) -> str:
     from gather_job.storage import s3uri
 
     return s3uri.shown_url(value) if value.startswith(SCHEME) else value
+
+
+def shell_word(value: str) -> str:
+    """A PATH or option value as a suggested command shows it: quoted only when a shell would split it."""
+    import shlex
+
+    return shlex.quote(value)

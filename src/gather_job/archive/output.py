@@ -77,6 +77,68 @@ class Sink:
                 Path(getattr(self.stream, "name", "")).unlink(missing_ok=True)
 
 
+HEAD_BYTES = 1 << 20  # of an `s3://` output, read to see whether it holds results (not the whole object)
+
+
+def tell_replacing(output: str, clients: Any, err: IO[str]) -> None:
+    """Say once, before the run, that `--output` holds an earlier run's results this run replaces.
+
+    Replacing is what a run without `--resume` does (README), but a rerun of a long run's command
+    without it loses the records silently otherwise. Said only when the output holds `asset` records;
+    on S3 the first MiB of the object is read to see that, not all of it.
+    """
+    from gather_job.archive import sources
+    from gather_job.storage import s3uri
+
+    if s3uri.location(output, "--output") is None:
+        path = Path(output)
+        try:
+            if not path.is_file():
+                return
+            lines, held = 0, False
+            with path.open(encoding="utf-8", errors="replace") as stream:
+                for line in stream:  # parsed until the first `asset` record: a few findings before it at most
+                    lines += 1
+                    held = held or ('"asset"' in line and _is_asset_record(line))
+        except OSError:
+            return  # opening it for writing says what is wrong
+        size = f"{lines} line" + ("s" if lines != 1 else "")
+    else:
+        bucket, key = sources.object_key(output, "--output")
+        try:
+            response = clients.s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEAD_BYTES - 1}")
+            head = response["Body"].read().decode("utf-8", errors="replace")
+        except Exception:  # absent, or not readable: nothing to say (the upload at the end says what fails)
+            return
+        held = any(_is_asset_record(line) for line in head.splitlines())  # a cut last line is no record
+        size = _size(response)
+    if held:
+        shown = s3uri.shown_url(output) if s3uri.is_s3(output) else output
+        err.write(
+            f"gather-job: warning: replacing {shown} (an earlier run's results, {size}), as a run without --resume "
+            f"does; to continue that run instead, give --resume {shown} with the same --output.\n"
+        )
+        err.flush()
+
+
+def _is_asset_record(line: str) -> bool:
+    import json
+
+    from gather_job.archive.results import asset_record
+
+    try:
+        return asset_record(json.loads(line)) is not None
+    except (ValueError, RecursionError):
+        return False
+
+
+def _size(response: Any) -> str:
+    """An S3 object's size from a ranged GET (`Content-Range: bytes 0-N/TOTAL`), as the warning shows it."""
+    total = str(response.get("ContentRange", "")).rpartition("/")[2]
+    count = int(total) if total.isdigit() else int(response.get("ContentLength", 0))
+    return f"{count:,} bytes"
+
+
 def _ends_cut(path: Path) -> bool:
     """Whether a results file ends without a line end: a run killed mid-line."""
     with path.open("rb") as stream:
@@ -104,7 +166,8 @@ class Bar:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = self.done / elapsed * 60
         left = (self.total - self.done) / (self.done / elapsed)
-        text = f"{self.done}/{self.total} assets checked, {rate:,.0f}/min, ETA {_duration(left)}"
+        noun = "asset" if self.total == 1 else "assets"
+        text = f"{self.done}/{self.total} {noun} checked, {rate:,.0f}/min, ETA {_duration(left)}"
         if self.tty:
             width = 30
             filled = int(width * self.done / max(self.total, 1))

@@ -2,7 +2,8 @@
 
 The exit code of a run and of `summary` is decided here, once (`Tally.exit_code`): errors found
 outrank everything, then a run that did not finish (interrupted, or a results file without its
-closing `summary` record), then the worst code of the assets not read.
+closing `summary` record), then the worst code of the assets not read. A resumed run's is decided
+over its whole list: the assets checked now and the resumed ones, by their recorded exit codes.
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ class Tally:
     unfinished: list[str] = field(default_factory=list)  # results files whose last run did not end (`summary`)
     ended_early: bool = False  # one of them says so itself: see `combine_named`
     interrupted: str | None = None  # the signal that stopped this run (SIGINT, SIGTERM)
+    stopped_by: dict[str, str] = field(default_factory=dict)  # unfinished file -> the signal its summary names
+    resumed: Tally | None = None  # the assets of this run's list an earlier run's results hold (--resume)
+    resumed_from: str = ""  # where those results are, as the verdict names them
 
     def add(self, asset: str, code: int, counts: Mapping[str, int]) -> None:
         self.assets += 1
@@ -115,13 +119,24 @@ class Tally:
         """
         if self.interrupted:
             return ExitCode.INTERRUPTED
-        if ExitCode.INVALID in self.by_code:
+        by_code = self.all_by_code()
+        if ExitCode.INVALID in by_code:
             return ExitCode.INVALID
         if self.ended_early:
             return ExitCode.INTERRUPTED
-        if not self.failed:
-            return ExitCode.OK
-        return max(code for code in self.by_code if code != 0)
+        failing = [code for code in by_code if code != 0]
+        return max(failing) if failing else ExitCode.OK
+
+    def all_by_code(self) -> dict[int, int]:
+        """Per exit code how many assets of this run's list: checked now and resumed (their recorded codes).
+
+        A resumed run decides its exit over both: a Slurm task retried with --resume whose shard had
+        errors must still end with 3, not 0 because nothing was left to check.
+        """
+        found = dict(self.by_code)
+        for code, count in (self.resumed.by_code if self.resumed else {}).items():
+            found[code] = found.get(code, 0) + count
+        return found
 
     def record(self) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -132,6 +147,9 @@ class Tally:
             "counts": dict(self.counts),
             "skipped": len(self.skipped),
         }
+        if self.resumed is not None:  # `assets`, `by_exit_code` and `counts` are the assets checked now
+            found["resumed_by_exit_code"] = {str(k): v for k, v in sorted(self.resumed.by_code.items())}
+            found["resumed_counts"] = dict(self.resumed.counts)
         if self.unfinished:
             found["unfinished"] = list(self.unfinished)
         if self.interrupted:
@@ -158,25 +176,65 @@ class BulkOutcome:
         return self.tally.exit_code
 
 
-def table(tally: Tally, limit: int = 50, title: str = "gather-job check") -> str:
-    """The assets not clean, worst first, the folders skipped, the results not finished, and the totals."""
-    lines = [
-        f"{title}: {tally.assets} assets: {tally.by_code.get(0, 0)} clean, "
-        f"{tally.by_code.get(3, 0)} with errors, {sum(v for k, v in tally.by_code.items() if k not in (0, 3))} "
-        "not read." + (f" {len(tally.skipped)} folder(s) skipped: no metadata." if tally.skipped else "")
-    ]
-    for name in tally.unfinished:
-        lines.append(
-            f"WARNING: {printable(name)} is not finished: its last run wrote no closing summary record (killed, "
-            "interrupted, or still running), so some of its assets may be missing. Rerun that task with --resume."
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 asset`, `2 assets`, `0 assets`: the counts of many-asset verdicts and tables read as English."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def _split(by_code: Mapping[int, int]) -> tuple[int, int, int]:
+    """(clean, with errors, not read) of a count per exit code."""
+    return by_code.get(0, 0), by_code.get(3, 0), sum(v for k, v in by_code.items() if k not in (0, 3))
+
+
+def _resumed_part(tally: Tally) -> str:
+    """`3 resumed from r.jsonl (2 with errors)`; "" when nothing was resumed."""
+    if tally.resumed is None or not tally.resumed.assets:
+        return ""
+    _, errors, not_read = _split(tally.resumed.by_code)
+    more = f", {not_read} not read" if not_read else ""
+    return f"{tally.resumed.assets} resumed from {tally.resumed_from} ({errors} with errors{more})"
+
+
+def _not_finished(name: str, tally: Tally) -> str:
+    """Why a results file is not finished, as the table's warning says it."""
+    shown = printable(name)
+    if name in tally.stopped_by:
+        return (
+            f"WARNING: {shown} is not finished: its last run was interrupted ({printable(tally.stopped_by[name])}) "
+            f"before it finished, so some of its assets may be missing. Rerun that task with --resume {shown} (and "
+            "the same --output) to check the rest."
         )
-    if tally.failed:
+    return (
+        f"WARNING: {shown} is not finished: its last run wrote no closing summary record (killed, or still "
+        f"running), so some of its assets may be missing. Rerun that task with --resume {shown}."
+    )
+
+
+def table(tally: Tally, limit: int = 50, title: str = "gather-job check") -> str:
+    """The assets not clean, worst first, the folders skipped, the results not finished, and the totals.
+
+    In a resumed run the totals and the rows are over all the assets of its list, the resumed ones
+    (marked) too: they decide the exit code as much as the assets checked now.
+    """
+    clean, errors, not_read = _split(tally.all_by_code())
+    resumed = _resumed_part(tally)
+    total = tally.assets + (tally.resumed.assets if tally.resumed else 0)
+    how = f"; {tally.assets} checked now, {resumed}" if resumed else ""
+    lines = [
+        f"{title}: {plural(total, 'asset')}: {clean} clean, {errors} with errors, {not_read} not read{how}."
+        + (f" {plural(len(tally.skipped), 'folder')} skipped: no metadata." if tally.skipped else "")
+    ]
+    lines += [_not_finished(name, tally) for name in tally.unfinished]
+    rows = [(*found, "") for found in tally.failed]
+    rows += [(*found, "  (resumed)") for found in (tally.resumed.failed if tally.resumed else [])]
+    if rows:
         lines.append("")
         lines.append(f"{'exit':>4}  {'errors':>6}  {'warnings':>8}  asset")
-        for asset, code, counts in sorted(tally.failed, key=lambda f: (-f[1] if f[1] == 3 else 0, f[0]))[:limit]:
-            lines.append(f"{code:>4}  {counts.get('error', 0):>6}  {counts.get('warning', 0):>8}  {printable(asset)}")
-        if len(tally.failed) > limit:
-            lines.append(f"... and {len(tally.failed) - limit} more (the JSON Lines results list them all)")
+        for asset, code, counts, mark in sorted(rows, key=lambda f: (-f[1] if f[1] == 3 else 0, f[0]))[:limit]:
+            shown = printable(asset) + mark
+            lines.append(f"{code:>4}  {counts.get('error', 0):>6}  {counts.get('warning', 0):>8}  {shown}")
+        if len(rows) > limit:
+            lines.append(f"... and {len(rows) - limit} more (the JSON Lines results list them all)")
     if tally.skipped:
         lines.append("")
         lines.append("skipped (not checked: no metadata to check; an uploaded asset here lacks its metadata):")
@@ -196,29 +254,48 @@ def printable(name: str) -> str:
 
 
 def verdict(outcome: BulkOutcome) -> str:
-    """The last line on stderr; after a note when some results lines were not records this tool writes."""
+    """The last line on stderr; after a note when some results lines were not records this tool writes.
+
+    A resumed run says how many assets it resumed and how many of those had errors, and counts them in
+    its totals: its exit code is decided over them too (`Tally.all_by_code`).
+    """
     tally = outcome.tally
-    not_read = sum(v for k, v in tally.by_code.items() if k not in (0, 3))
     note = (
-        f"gather-job: note: {tally.skipped_lines} line(s) of the results skipped: cut short (a killed run's "
-        "last line) or not a record gather-job writes (an `asset` record's exit_code is one of gather-job's exit "
-        "codes, its counts whole numbers of 0 or more).\n"
+        f"gather-job: note: {plural(tally.skipped_lines, 'line')} of the results skipped: cut short (a killed "
+        "run's last line) or not a record gather-job writes (an `asset` record's exit_code is one of gather-job's "
+        "exit codes, its counts whole numbers of 0 or more).\n"
         if tally.skipped_lines
         else ""
     )
     if tally.unfinished:
-        note += f"gather-job: warning: not finished (no closing summary record): {', '.join(tally.unfinished)}.\n"
+        why = [
+            f"{name} (interrupted by {tally.stopped_by[name]})"
+            if name in tally.stopped_by
+            else f"{name} (no closing summary record)"
+            for name in tally.unfinished
+        ]
+        note += f"gather-job: warning: not finished: {', '.join(why)}.\n"
+    clean, errors, not_read = _split(tally.all_by_code())
     counted = (
-        f"{tally.by_code.get(0, 0)} clean, {tally.by_code.get(3, 0)} with errors, {not_read} not read"
-        + (f", {len(tally.skipped)} folder(s) skipped (no metadata)" if tally.skipped else "")
+        f"{clean} clean, {errors} with errors, {not_read} not read"
+        + (f", {plural(len(tally.skipped), 'folder')} skipped (no metadata)" if tally.skipped else "")
         + f" (exit {tally.exit_code})"
     )
+    resumed = _resumed_part(tally)
     if tally.interrupted:
+        done = f"{plural(tally.assets, 'asset')} checked" + (f" now and {resumed}" if resumed else "")
         return note + (
-            f"gather-job: verdict: interrupted by {tally.interrupted} after {tally.assets} assets checked: {counted}; "
+            f"gather-job: verdict: interrupted by {tally.interrupted} after {done}: {counted}; "
             f"results so far: {outcome.results}. {outcome.rerun}"
         )
-    return note + f"gather-job: verdict: {tally.assets} assets checked: {counted}; results: {outcome.results}."
+    if resumed:
+        total = tally.assets + (tally.resumed.assets if tally.resumed else 0)
+        return note + (
+            f"gather-job: verdict: {plural(total, 'asset')}: {tally.assets} checked now, {resumed}; in all "
+            f"{counted}; results: {outcome.results}."
+        )
+    checked = plural(tally.assets, "asset")
+    return note + f"gather-job: verdict: {checked} checked: {counted}; results: {outcome.results}."
 
 
 def combine(texts: Iterable[str]) -> Tally:
@@ -242,23 +319,26 @@ def combine_named(sources: Iterable[tuple[str, str]]) -> Tally:
     skipped: dict[str, tuple[str, str]] = {}
     bad = 0
     unfinished: list[str] = []
+    stopped_by: dict[str, str] = {}
     ended_early = False
     for name, text in sources:
-        open_run, interrupted, closed_before = False, False, False
+        open_run, interrupted, closed_before = False, None, False
         for kind, value in _lines(text):
             if kind == "bad":
                 bad += 1
             elif kind == "asset":
                 last[identity(value[0])] = value
                 open_run = True
+            elif kind == "summary":
+                open_run, interrupted, closed_before = False, value.get("interrupted") or None, True
             elif kind == "skipped":
                 skipped[identity(value["asset"])] = (value["asset"], value["reason"])
-            elif kind == "summary":
-                open_run, interrupted, closed_before = False, bool(value.get("interrupted")), True
         if open_run or interrupted:
             unfinished.append(name)
-            ended_early = ended_early or interrupted or closed_before
-    tally = Tally(skipped_lines=bad, unfinished=unfinished, ended_early=ended_early)
+            ended_early = ended_early or bool(interrupted) or closed_before
+        if interrupted and not open_run:  # its closing record is there, and says the run was stopped
+            stopped_by[name] = interrupted if isinstance(interrupted, str) else "a signal"
+    tally = Tally(skipped_lines=bad, unfinished=unfinished, ended_early=ended_early, stopped_by=stopped_by)
     for asset, code, counts in last.values():
         tally.add(asset, code, counts)
     tally.skipped = [found for key, found in skipped.items() if key not in last]

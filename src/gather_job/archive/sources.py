@@ -143,15 +143,18 @@ def resume_includes(resume: str | None, output: str | None) -> bool:
 
 
 def refuse_inside(output: str, assets: Iterable[str], each: str | None) -> None:
-    """Refuse (exit 2) a local `--output` inside a folder this run checks, before any file is opened.
+    """Refuse (exit 2) an `--output` inside a folder or prefix this run checks, before any file is opened.
 
     As `check PATH --output` refuses it for one asset: the results would replace or add a file of an
     asset (its subject.json, read after being cut short), and the job never writes into its inputs.
     Compared by identity (device and inode) of the output's existing folders, so a symlink or a bind
     mount is seen through; one stat per asset. Under `--each PARENT` every folder of PARENT is refused,
-    asset or not yet: a results file there would be part of a folder the next run checks.
+    asset or not yet: a results file there would be part of a folder the next run checks. A file
+    directly in PARENT is accepted (`--each` lists folders only). An `s3://` output follows the same
+    rule on keys (`_refuse_inside_s3`).
     """
     if s3uri.is_s3(output):
+        _refuse_inside_s3(output, assets, each)
         return
     real = Path(os.path.realpath(output))
     folders: dict[tuple[int, int], Path] = {}
@@ -189,6 +192,39 @@ def refuse_inside(output: str, assets: Iterable[str], each: str | None) -> None:
             "the next look for assets: the results would become part of one; nothing was written.",
             hint=f"Write the results next to the assets' folders (directly in {each}) or outside it.",
         )
+
+
+def _refuse_inside_s3(output: str, assets: Iterable[str], each: str | None) -> None:
+    """`refuse_inside` for an `s3://` `--output`: the same rule, on keys as S3 keeps them (literally).
+
+    Inside an asset's prefix, refused; under `--each PARENT`, a key in a prefix of PARENT is refused
+    (that prefix is, or may become, an asset the next run lists), and a key directly under PARENT is
+    accepted: it is next to the assets, inside none, and the next `--each` lists prefixes, not it.
+    """
+    from gather_job.archive.listing import literal
+
+    bucket, key = object_key(output, "--output")
+    shown = s3uri.shown_url(output)
+    hint = "Write the results outside the checked prefixes, for example directly under --each PARENT or elsewhere."
+    for asset in assets:
+        named = literal(asset)
+        if named is not None and named[0] == bucket and key.startswith(named[1]):
+            raise UsageError(
+                f"--output {shown} is inside the asset {s3uri.shown_url(asset)}, which this run checks: the results "
+                "would replace or add an object of the asset, and gather-job never writes into what it checks; "
+                "nothing was written.",
+                hint=hint,
+            )
+    parent = literal(each) if each else None
+    if parent is None or parent[0] != bucket or not key.startswith(parent[1]) or "/" not in key[len(parent[1]) :]:
+        return
+    child = f"{s3uri.SCHEME}{bucket}/{parent[1]}{key[len(parent[1]) :].split('/')[0]}/"
+    raise UsageError(
+        f"--output {shown} is inside {s3uri.shown_url(child)}, a prefix of --each {s3uri.shown_url(str(each))}, "
+        "where this run and the next look for assets: the results would become part of one; nothing was written.",
+        hint=f"Write the results next to the assets' prefixes (directly under {s3uri.shown_url(str(each))}) or "
+        "outside it.",
+    )
 
 
 def same_results(resume: str | None, output: str | None) -> bool:
