@@ -18,7 +18,7 @@ from gather_job import schema
 from gather_job.findings import Findings
 from gather_job.pipeline.documents import Document
 from gather_job.pipeline.library_notices import capture
-from gather_job.pipeline.load import json_path
+from gather_job.pipeline.load import LIBRARY_CRASHES, json_path
 from gather_job.settings.model import JobSettings
 
 LABEL = "data_description.json (built)"
@@ -44,13 +44,19 @@ STAND_INS = {
 
 
 def dedupe_people(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Unique by name, sorted by name: what the reference does with the service's investigators."""
+    """Unique by name, sorted by name: what the reference does with the service's investigators.
+
+    A record whose name is no text (a number, a list: a broken answer) is kept after them, unsorted, so
+    validation names it rather than the sort failing (exit 1) or the record vanishing."""
     seen: dict[str, dict[str, Any]] = {}
+    odd: list[dict[str, Any]] = []
     for person in people:
         name = person.get("name") if isinstance(person, dict) else None
-        if name and name not in seen:
+        if not isinstance(name, str):
+            odd.append(person)
+        elif name and name not in seen:
             seen[name] = person
-    return [seen[name] for name in sorted(seen)]
+    return [seen[name] for name in sorted(seen)] + odd
 
 
 def aware_start(start: datetime, findings: Findings) -> datetime:
@@ -149,6 +155,14 @@ def build(
                     value=error.get("input"),
                     hint="The value comes from data_description_settings (or the service's funding/investigators).",
                 )
+        except LIBRARY_CRASHES as exc:
+            findings.error(
+                "gather.schema.crashed",
+                f"aind-data-schema could not validate {LABEL}: {type(exc).__name__}: {exc}.",
+                files=(LABEL,),
+                hint="Some value of data_description_settings (or of the service's funding/investigators) has an "
+                "unexpected shape; compare it with the schema.",
+            )
     if doc.model is None:
         doc.data = _unvalidated(fields)
     return doc

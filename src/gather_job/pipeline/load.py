@@ -139,6 +139,11 @@ def _hint(error: Mapping[str, Any], key: str) -> str | None:
     return None
 
 
+# What aind-data-schema's own validators raise on input of an unexpected shape, besides ValidationError
+# (`coerce_object_type` on an object_type that is a number: TypeError): findings, never exit 1.
+LIBRARY_CRASHES = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+
+
 def validate(kind: str, label: str, data: dict[str, Any], findings: Findings) -> Any:
     """Validate decoded JSON against the core model; return the model or None."""
     expected = schema.object_type(kind)
@@ -174,7 +179,7 @@ def validate(kind: str, label: str, data: dict[str, Any], findings: Findings) ->
             model = cls.model_validate(data)
         except ValidationError as exc:
             _schema_findings(exc, label, data, findings)
-        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        except LIBRARY_CRASHES as exc:
             findings.error(
                 "gather.schema.crashed",
                 f"aind-data-schema could not validate {label}: {type(exc).__name__}: {exc}.",

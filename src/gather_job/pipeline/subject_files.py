@@ -48,6 +48,15 @@ def calibration_documents(calibration_object: dict[str, Any] | None, findings: F
                 "(description required, optional objects).",
             )
         docs["subject"] = Document("subject", label, data={"subject_id": CALIBRATION, "subject_details": given})
+    except load.LIBRARY_CRASHES as exc:
+        findings.error(
+            "gather.schema.crashed",
+            f"aind-data-schema could not validate subject_settings.calibration_object: {type(exc).__name__}: {exc}.",
+            files=(label,),
+            location="subject_settings.calibration_object",
+            hint="Describe the calibration object as aind-data-schema's CalibrationObject (description required).",
+        )
+        docs["subject"] = Document("subject", label, data={"subject_id": CALIBRATION, "subject_details": given})
     else:
         subject = subject_cls(subject_id=CALIBRATION, subject_details=details)
         docs["subject"] = Document("subject", label, model=subject, origin={"built_from": BUILT})
