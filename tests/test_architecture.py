@@ -31,7 +31,7 @@ MAY_IMPORT = {
         "storage",
     },
     # many assets: runs the job (lazily) over each; never imported by the job itself
-    "archive": {"errors", "aws", "settings", "storage", "pipeline", "job", "render", "schema"},
+    "archive": {"errors", "aws", "settings", "storage", "pipeline", "job", "render", "schema", "logs"},
     # a command of its own: reads and writes folders, validates as the job does
     "upgrade": {"errors", "findings", "progress", "schema", "storage", "pipeline"},
 }

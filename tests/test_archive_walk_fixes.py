@@ -175,6 +175,10 @@ def test_summary_says_a_run_stopped_by_sigterm_was_interrupted(
     assert code == 130 and "wrote no closing summary record" in out and "(no closing summary record)" in err
     code, out, _ = _run(["summary", str(term), str(killed), "--format", "json"], capsys)
     assert code == 130 and json.loads(out)["unfinished"] == [str(term), str(killed)]
+    odd = tmp_path / "odd.jsonl"  # a results file is input: what it says is shown escaped, never acted on
+    odd.write_text("\n".join([_asset("d"), _summary(exit_code=130, interrupted="\x1b[2J\u202e")]) + "\n")
+    code, out, err = _run(["summary", str(odd)], capsys)
+    assert code == 130 and not {"\x1b", "\u202e"} & set(out + err) and "\\x1b[2J\\u202e" in err, out + err
 
 
 # -- 4. one asset, one folder ------------------------------------------------------------------------------
@@ -206,6 +210,9 @@ def test_each_given_an_asset_suggests_a_check_with_the_same_options(
     assert code == 2 and "is itself an asset" in paragraph, err
     suggested = paragraph.split("Check it alone: gather-job ", 1)[1].split(", or give --each", 1)[0]
     assert shlex.split(suggested) == ["check", str(archive / "good"), *argv], suggested  # was without --offline
+    secret = '{"metadata_service_url": "http://user:s3cret@service"}'
+    code, _, err = _run(["check", "--each", str(archive / "good"), "--offline", "--job-settings", secret], capsys)
+    assert code == 2 and "s3cret" not in err and "***" in err, err  # a password is never echoed
 
 
 # -- 6. replacing an earlier run's results is said ----------------------------------------------------------
@@ -242,3 +249,37 @@ def test_a_rerun_to_an_s3_key_without_resume_says_it_replaces_it(
     size = len(aws.objects(name)["recheck/r.jsonl"])
     _, _, err = _run([*argv, "--output", output], capsys)
     assert f"gather-job: warning: replacing {output} (an earlier run's results, {size:,} bytes)" in err, err
+
+
+def test_a_resumed_run_checks_again_an_asset_whose_record_says_the_service_failed(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exit 4 (1, 130) says nothing about the asset: a retry that kept it would end 4 for good."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["check", "--each", "archive", "--offline", "--jobs", "1", "--format", "jsonl", "--output", "results.jsonl"]
+    assert _run(argv, capsys)[0] == 3
+    lines = Path("results.jsonl").read_text().splitlines()
+    edited = []
+    for line in lines:  # the clean asset's record as a throttled S3 read would have left it
+        record = json.loads(line)
+        if record.get("type") == "asset" and record["asset"].endswith("good"):
+            record["exit_code"] = 4
+        edited.append(json.dumps(record))
+    Path("results.jsonl").write_text("\n".join(edited) + "\n")
+    code, _, err = _run([*argv, "--resume", "results.jsonl"], capsys)
+    assert code == 3, err  # not 4: the good asset was checked again (0), the broken ones kept (3)
+    assert "1 checked now, 2 resumed" in _verdict(err), err
+    assert _run(["summary", "results.jsonl"], capsys)[0] == 3  # the asset's last record (0) counts
+
+
+def test_resumed_from_one_file_into_another_the_verdict_names_both(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = ["check", "--each", "archive", "--offline", "--jobs", "1", "--format", "jsonl"]
+    assert _run([*argv, "--output", "A.jsonl"], capsys)[0] == 3
+    code, _, err = _run([*argv, "--resume", "A.jsonl", "--output", "B.jsonl"], capsys)
+    verdict = _verdict(err)
+    assert code == 3 and "resumed from A.jsonl (2 with errors)" in verdict, verdict  # not "A.jsonl and B.jsonl"
+    assert "records are in A.jsonl: `gather-job summary A.jsonl B.jsonl` gives this verdict" in verdict, verdict
+    assert _run(["summary", "A.jsonl", "B.jsonl"], capsys)[0] == code

@@ -91,10 +91,14 @@ PROBLEMS = [
     (["check", "dir", "--ofline"], "gather-job check does not know --ofline (did you mean '--offline'?)", True),
     (
         ["run", "--output_dir", "out", "--data_description_settings", "{}"],
-        "does not take settings as flags (--output_dir, --data_description_settings)",
+        "does not take settings as flags (--data_description_settings)",
         True,
     ),
-    (["--output_dir", "out"], '--job-settings \'{"output_dir": "out"', True),
+    (["--output_dir", "out"], "does not know --output_dir out (did you mean '--output-dir'?)", True),
+    (["check", "d", "--settings_file", "s"], "does not know --settings_file s (did you mean '--settings-file'?)", True),
+    (["summary", "r", "--settings_file", "s"], "(did you mean '--settings-file'?)", False),
+    (["check", "dir", "--log-format"], "gather-job check: --log-format needs its value.", True),
+    (["check", "--version"], "gather-job check does not take --version. Ask gather-job itself", True),
     (["check", "dir", "--format", "xml"], "argument --format: invalid choice: 'xml'", True),
     (["upgrade", "old"], "the following arguments are required: --output-dir", False),
 ]

@@ -183,3 +183,15 @@ def test_keys_and_values_quoted_by_findings_are_shown_escaped(
     _acting_free(shown)
     assert '"\\u001b[2J\\u202e\\r"' in shown, shown  # json.dumps escapes the controls, printable the rest
     assert "extra\\x1b[2J\\u202e\\r" in shown, shown
+
+
+def test_the_caret_under_a_json_error_moves_with_the_escaped_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "asset"
+    folder.mkdir()
+    (folder / "subject.json").write_text('{"subject_id": "1\u202e2", "x": 1,}', encoding="utf-8")
+    assert main(["check", str(folder), "--offline"], environ={}) == 3
+    lines = capsys.readouterr().out.splitlines()
+    caret = next(i for i, line in enumerate(lines) if line.strip() == "^")
+    assert lines[caret - 1][lines[caret].index("^")] == "}", lines[caret - 1 : caret + 1]

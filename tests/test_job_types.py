@@ -311,3 +311,12 @@ def test_show_of_a_job_type_the_store_lacks_says_so(tmp_path: Path, capsys: pyte
     assert "warning: job_type 'ecefys' is not stored in" in said and "the presets of 'default'" in said, err
     code, _, err = run(capsys, "job-types", "show", "default", "--job-type-source", str(source))
     assert code == 0 and "warning" not in err
+
+
+def test_the_show_warning_is_a_warning_record_in_json_logs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "job_types.json"
+    source.write_text(json.dumps({"default": {"job_settings": {}}}))
+    code = main(["--log-format", "json", "job-types", "show", "nope", "--job-type-source", str(source)], environ={})
+    records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert code == 0 and [r["level"] for r in records] == ["WARNING"], records
+    assert records[0]["message"].startswith("gather-job: warning: job_type 'nope' is not stored in")

@@ -47,7 +47,8 @@ def test_a_folder_of_assets_points_to_each(tmp_path: Path, capsys) -> None:  # t
     (tmp_path / "archive" / "notes").mkdir()
     code, findings = _findings(["check", str(tmp_path / "archive"), "--offline"], capsys)
     (found,) = _nested(findings)
-    assert found["files"] == ["asset-1/", "asset-2/"] and code == 3
+    assert found["files"] == ["asset-1/", "asset-2/"]
+    assert found["severity"] == "warning" and code == 0  # merge parts only: maybe something else
     assert f"gather-job check --each {tmp_path / 'archive'}" in found["hint"]
 
 
@@ -95,3 +96,23 @@ def test_run_without_metadata_dir_says_it_read_the_empty_output_dir(tmp_path: Pa
     (tmp_path / "empty").mkdir()
     main(["run", "--job-settings", json.dumps(settings)], environ={})
     assert "output_as_input" not in capsys.readouterr().err
+
+
+def test_only_a_core_file_by_its_name_makes_it_an_error_and_modality_folders_in_any_case_are_data(
+    tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    parent = tmp_path / "upload"
+    (parent / "Behavior").mkdir(parents=True)
+    (parent / "Behavior" / "session.json").write_text("{}")  # a modality folder, capitalised: data
+    (parent / "behavior_videos").mkdir()
+    (parent / "behavior_videos" / "subject.json").write_text("{}")
+    (parent / "derived").mkdir()
+    (parent / "derived" / "instrument_settings.json").write_text("{}")  # a merge part's name, maybe not one
+    code, findings = _findings(["check", str(parent), "--offline"], capsys)
+    (found,) = _nested(findings)
+    assert found["files"] == ["derived/"] and found["severity"] == "warning"
+    (parent / "metadata").mkdir()
+    (parent / "metadata" / "subject.json").write_text("{}")
+    code, findings = _findings(["check", str(parent), "--offline"], capsys)
+    (found,) = _nested(findings)
+    assert found["files"] == ["derived/", "metadata/"] and found["severity"] == "error" and code == 3

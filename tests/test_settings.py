@@ -351,6 +351,23 @@ def test_a_modality_whose_name_and_abbreviation_disagree_is_refused() -> None:
 @pytest.mark.parametrize(
     ("data", "said"),
     [
+        ({"image": "i", "subject_id": "1"}, r"Unknown setting 'image'"),
+        ({"data_description_settings": {"job_settings": {}}}, r"Unknown setting 'data_description_settings.job_"),
+    ],
+)
+def test_settings_with_a_stray_key_are_not_taken_for_a_task(data: dict[str, object], said: str) -> None:
+    with pytest.raises(UsageError, match=said):
+        compose(file=Layer("settings file f.json", data))
+
+
+def test_a_job_type_file_with_a_null_entry_is_still_a_file_of_tasks() -> None:
+    with pytest.raises(UsageError, match="is a file of job_type Tasks"):
+        compose(file=Layer("f", {"ecephys": {"job_settings": {}}, "smartspim": None}))
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
         ({"job_settings": {"output_dir": "x"}}, r"is a job_type Task \(job_settings\), not settings"),
         (
             {"skip_task": False, "image": "i", "image_version": "1", "job_settings": {}, "command_script": "c"},

@@ -347,38 +347,3 @@ def log_format_of(argv: Sequence[str]) -> str:
         if arg == "--log-format" and i + 1 < len(front):
             return front[i + 1]
     return "text"
-
-
-def command_options(command: str | None) -> list[str]:
-    """The option strings `command` takes (the global ones when None), for a did-you-mean."""
-    parser = build_parser(command)
-    options = [o for action in parser._actions for o in action.option_strings]
-    for action in parser._actions:
-        if command and isinstance(action, argparse._SubParsersAction) and command in action.choices:
-            options += [o for sub in action.choices[command]._actions for o in sub.option_strings]
-    return options
-
-
-def usage_problem(error: ArgumentsError, command: str | None) -> tuple[str, str]:
-    """argparse's complaint as (what is wrong, how to fix it), with the fixes people need most: the
-    reference's `--output_dir ...` flags, a misspelt option, a word that is no command."""
-    from gather_job.suggest import did_you_mean
-
-    shown = f"gather-job {command} --help" if command else "gather-job --help"
-    if "is not a command" in error.message:
-        return error.message + ".", f"The commands are {', '.join(COMMANDS)}; `gather-job --help` says what each does."
-    if not error.message.startswith("unrecognized arguments: "):
-        return f"{error.prog}: {error.message}.", f"`{shown}` lists its options."
-    words = error.message.removeprefix("unrecognized arguments: ").split()
-    flags = [w.split("=", 1)[0] for w in words if w.startswith("--")]
-    if snake := [flag for flag in flags if "_" in flag]:
-        return (
-            f"gather-job {command or 'run'} does not take settings as flags ({', '.join(snake)}): that is the "
-            "reference's pydantic-settings command line.",
-            'Give the same keys as JSON: --job-settings \'{"output_dir": "out", "subject_id": "123456"}\' '
-            "(or put them in a file for --settings-file); a few have flags of their own, such as --output-dir. "
-            f"`{shown}` lists them.",
-        )
-    prog = f"gather-job {command}" if command else error.prog
-    close = "".join(did_you_mean(flag, command_options(command)) for flag in flags[:1])
-    return f"{prog} does not know {' '.join(words)}{close}.", f"`{shown}` lists its options."

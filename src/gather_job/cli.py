@@ -15,14 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING
 
 from gather_job import schema
-from gather_job.arguments import (
-    ArgumentsError,
-    build_parser,
-    command_of,
-    log_format_of,
-    usage_problem,
-    with_default_command,
-)
+from gather_job.arguments import ArgumentsError, build_parser, command_of, log_format_of, with_default_command
 from gather_job.console import ClosedInput, standard_streams, stderr_for
 from gather_job.errors import ExitCode, GatherError, InvalidMetadata, UsageError
 
@@ -58,6 +51,7 @@ def _refused_arguments(error: ArgumentsError, command: str | None, log_format: s
     """A command line argparse refuses: one paragraph with the fix, then (run, check) the verdict line."""
     from gather_job.logs import printable_text
     from gather_job.render import verdict
+    from gather_job.usage import usage_problem
 
     message, hint = usage_problem(error, command)
     text = f"gather-job: error: {message} {hint}"
@@ -92,7 +86,7 @@ def _dispatch(
     from gather_job import commands
 
     if args.command == "job-types":
-        commands.job_types(args, environ, sys.stdin)
+        commands.job_types(args, environ, sys.stdin, err)
         return None
     if args.command == "summary":
         return commands.summary(args, environ)

@@ -227,7 +227,7 @@ def show(args: argparse.Namespace, outcome: Outcome, environ: Mapping[str, str],
         sys.stdout.write(summary(outcome, view) + "\n")
 
 
-def job_types(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any]) -> None:
+def job_types(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[Any], err: IO[str]) -> None:
     """`job-types list`, `job-types show NAME [--settings-file F]` and `job-types template`."""
     from gather_job.settings import job_types
 
@@ -244,7 +244,7 @@ def job_types(args: argparse.Namespace, environ: Mapping[str, str], stdin: IO[An
     preset = job_types.resolve(store, args.name)
     if preset.unknown is not None:  # shown as the pipeline would use it, but never silently
         note = preset.note()
-        sys.stderr.write(f"gather-job: warning: {note.message} {note.hint}\n")
+        err.write(f"gather-job: warning: {note.message} {note.hint}\n")
     merged = None
     if file_layer is not None:
         merged_settings, _ = compose_settings(SettingsInput(job_type=preset.layer(), file=file_layer))

@@ -82,7 +82,8 @@ class JsonLines(io.TextIOBase):
 
 
 def _level(lines: list[str]) -> str:
-    """ERROR for an error paragraph, a traceback or findings with an error; WARNING for warnings; else INFO.
+    """ERROR for an error paragraph, a traceback or findings with an error; WARNING for warnings (and a
+    paragraph that says "gather-job: warning:"); else INFO.
 
     A verdict's level is its exit code's ("unusable settings or input (exit 2)" is an error). Elsewhere
     "error" early in the first line, or a count of errors in it, says it, except "0 errors" and "no
@@ -91,6 +92,8 @@ def _level(lines: list[str]) -> str:
     if lines[0].startswith("gather-job: verdict:"):
         found = re.search(r"\(exit (\d+)\)", lines[0])
         return "ERROR" if found is not None and found.group(1) not in ("0", "141") else "INFO"  # 141: reader left
+    if lines[0].startswith("gather-job: warning:"):
+        return "WARNING"
     first = re.sub(r"\b(?:0 errors|no error)\b", "", lines[0][:40])
     shown = {match.group(1) for line in lines[1:] if (match := _FINDING.match(line))}
     counted = re.search(r"\b[1-9]\d* errors?\b", lines[0]) is not None  # a headline "(2 errors, 0 warnings, ...)"

@@ -57,6 +57,19 @@ def _wrap(text: str, indent: str) -> str:
     )
 
 
+def _escaped_context(context: str) -> list[str]:
+    """A file's line and the caret under it, the line escaped (`printable`) and the caret moved with it."""
+    shown: list[str] = []
+    raw: list[str] = context.splitlines()
+    for i, line in enumerate(raw):
+        if i and line.strip() == "^":
+            column = line.index("^")
+            shown.append(" " * len(printable(raw[i - 1][:column])) + "^")
+        else:
+            shown.append(printable(line))
+    return shown
+
+
 def render_finding(finding: Finding, view: View = View()) -> str:
     label = f"{LABELS[finding.severity]:<7}"
     if view.colour:
@@ -66,7 +79,7 @@ def render_finding(finding: Finding, view: View = View()) -> str:
         head += f"  at {printable(finding.location)}"
     lines = [head, _wrap(finding.message, " " * 10)]
     if finding.context:
-        lines += [" " * 12 + printable(line) for line in finding.context.splitlines()]
+        lines += [" " * 12 + line for line in _escaped_context(finding.context)]
     if finding.value is not None and str(finding.value) not in finding.message:
         lines.append(_wrap(f"value: {json.dumps(finding.value, ensure_ascii=False)}", " " * 10))
     if len(finding.files) > 1:

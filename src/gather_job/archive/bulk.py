@@ -126,15 +126,17 @@ def check_assets(
         in_shard = len(assets)
         append = bool(args.resume) and bool(args.output)  # a resumed run keeps what its output holds
         resumed = results.Tally()
+        sources_of: set[str] = set()  # which results the resumed records came from: --resume, --output
         if args.resume:
             done = listing.done_records(args.resume, clients)
-            if append and not sources.resume_includes(args.resume, args.output):
-                done.update(listing.done_records(args.output, clients))
+            apart = append and not sources.resume_includes(args.resume, args.output)
+            held = listing.done_records(args.output, clients) if apart else {}
             for asset in assets:  # the run's list only: a resumed prefix may hold other shards' records
-                if identity(asset) in done:
-                    _, code, counts = done[identity(asset)]
+                if (key := identity(asset)) in done or key in held:
+                    _, code, counts = held.get(key) or done[key]
                     resumed.add(asset, code, counts)
-            assets = [a for a in assets if identity(a) not in done]
+                    sources_of.add(args.output if key in held else args.resume)
+            assets = [a for a in assets if identity(a) not in done and identity(a) not in held]
         named = {identity(a) for a in given}  # paths given by name are checked as given
         kept, skipped = listing.sort_children([a for a in assets if identity(a) not in named], clients)
         keep = {identity(a) for a in kept}
@@ -151,7 +153,7 @@ def check_assets(
             sink = output.Sink.open(args.output, append=append, clients=clients)
         tally = results.Tally(skipped=list(skipped))
         if args.resume:
-            tally.resumed, tally.resumed_from = resumed, _resumed_from(args)
+            tally.resumed, tally.resumed_from = resumed, " and ".join(sorted(sources_of)) or str(args.resume)
         extra = {"listed": total, "other_shards": total - in_shard, "resumed": resumed.assets}
         outcome = _run(args, settings, notes, assets, sink, tally, stop, err, extra)
     if args.format == "text":
@@ -159,20 +161,15 @@ def check_assets(
     return outcome
 
 
-def _resumed_from(args: argparse.Namespace) -> str:
-    """The results a resumed run's earlier records come from, as its verdict names them."""
-    if not args.output or sources.resume_includes(args.resume, args.output):
-        return str(args.resume)
-    return f"{args.resume} and {args.output}"
-
-
 def _desk_options(args: argparse.Namespace) -> str:
     """The options of this run that a suggested one-asset command needs to run as it would: ` --offline ...`."""
+    from gather_job.logs import redact
+
     words = ["--offline"] if getattr(args, "offline", None) else []
     for flag in ("--settings-file", "--job-settings", "--job-type", "--policy"):
         value = getattr(args, flag[2:].replace("-", "_"), None)
-        if value:
-            words += [flag, listing.shell_word(str(value))]
+        if value:  # a password in a URL, a token in the JSON: masked, as everywhere a setting is shown
+            words += [flag, listing.shell_word(redact(str(value)))]
     return "".join(" " + word for word in words)
 
 
@@ -211,7 +208,12 @@ def _run(
         if tally.interrupted is None:
             raise
         return results.BulkOutcome(tally, sink.local, exc.message + (f" {exc.hint}" if exc.hint else ""))
-    return results.BulkOutcome(tally, sink.label, _rerun(args, sink) if tally.interrupted else "")
+    where = sink.label
+    elsewhere = args.resume and args.output and args.resume in tally.resumed_from.split(" and ")
+    if elsewhere and not sources.resume_includes(args.resume, args.output):  # the verdict is over both: say so
+        both = f"gather-job summary {args.resume} {args.output}"
+        where += f" (the resumed assets' records are in {args.resume}: `{both}` gives this verdict)"
+    return results.BulkOutcome(tally, where, _rerun(args, sink) if tally.interrupted else "")
 
 
 def _rerun(args: argparse.Namespace, sink: output.Sink) -> str:

@@ -76,25 +76,28 @@ def parse_shard(text: str, environ: Mapping[str, str]) -> Shard:
 
 
 def done_assets(path: str, clients: Any = None) -> set[str]:
-    """The assets an earlier run's JSON Lines results already hold (their `asset` records), local or on S3.
+    """The assets an earlier run's JSON Lines results hold a decided record of (`done_records`), as given.
 
     Only records `summary` would count: a hand-edited record it skips is run again, not trusted.
     """
-    from gather_job.archive import results, sources
+    return {record[0] for record in done_records(path, clients).values()}
 
-    text = sources.read_resume(path, clients)
-    return {found[0] for found in results.asset_records(text) if found is not None}
+
+# Exit codes that are a verdict on the asset (clean, unusable, invalid, refused): a resumed run keeps them.
+# Any other (4 the service or S3 failed, 1 a bug, 130 interrupted) says nothing about the asset, so a
+# resumed run checks it again: else a retried task would repeat a transient 4 for good.
+DECIDED = frozenset({0, 2, 3, 5})
 
 
 def done_records(path: str, clients: Any = None) -> dict[str, tuple[str, int, dict[str, int]]]:
-    """The `asset` records an earlier run's results hold, by `sources.identity` (an asset's last record).
-
-    Their exit codes and counts are part of a resumed run's verdict: the run is over its whole list.
-    """
+    """The decided `asset` records an earlier run's results hold, by `sources.identity` (an asset's last
+    record; see DECIDED). Their exit codes and counts are part of a resumed run's verdict: the run is
+    over its whole list."""
     from gather_job.archive import results, sources
 
     text = sources.read_resume(path, clients)
-    return {sources.identity(found[0]): found for found in results.asset_records(text) if found is not None}
+    found = {sources.identity(record[0]): record for record in results.asset_records(text) if record is not None}
+    return {key: record for key, record in found.items() if record[1] in DECIDED}
 
 
 def children(parent: str, clients: Any) -> list[str]:

@@ -9,7 +9,6 @@ over its whole list: the assets checked now and the resumed ones, by their recor
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,12 +244,14 @@ def table(tally: Tally, limit: int = 50, title: str = "gather-job check") -> str
     return "\n".join(lines)
 
 
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def printable(name: str) -> str:
-    """An asset's name as a terminal may show it: a prefix named `bad\\x1b[31m/` must not colour the table."""
-    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), name)
+    """An asset's name (or a value read from a results file) as a terminal may show it: a prefix named
+    `bad\\x1b[31m/` must not colour the table, nor a right-to-left override reverse its line."""
+    from gather_job.logs import printable as shown
+
+    return shown(name)
 
 
 def verdict(outcome: BulkOutcome) -> str:
@@ -269,9 +270,9 @@ def verdict(outcome: BulkOutcome) -> str:
     )
     if tally.unfinished:
         why = [
-            f"{name} (interrupted by {tally.stopped_by[name]})"
+            f"{printable(name)} (interrupted by {printable(str(tally.stopped_by[name]))})"
             if name in tally.stopped_by
-            else f"{name} (no closing summary record)"
+            else f"{printable(name)} (no closing summary record)"
             for name in tally.unfinished
         ]
         note += f"gather-job: warning: not finished: {', '.join(why)}.\n"

@@ -2,11 +2,13 @@
 
 The job reads only the folder it is given (as the reference does), so a `metadata_dir` one level too
 high, or `gather-job check` run on an asset's parent, quietly gives an asset whose subject and
-procedures come from the service and whose acquisition is missing: an error, since metadata that
-exists would be left out (and at a desk "0 errors" for a folder without metadata reads as a pass).
-Only when the folder holds no metadata at all are a few of its subfolders listed (names only, never
-read), and the ones holding core files are named with the path to use instead. Modality folders hold
-data, not metadata, and are not listed.
+procedures come from the service and whose acquisition is missing. Only when the folder holds no
+metadata at all are a few of its subfolders listed (names only, never read), and the ones holding
+metadata are named with the path to use instead. A subfolder holding a core file by its exact name
+(subject.json, acquisition.json, ...) is an asset's metadata folder: an error, since that metadata
+would be left out (and at a desk "0 errors" for a folder without metadata reads as a pass). One with
+merge parts or 1.x files only (`derived/instrument_settings.json`) may be something else: a warning.
+Modality folders (in any case, `-` or `_`) hold data, not metadata, and are not listed.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ def looked_at(folder: Folder, found: Plan) -> list[str]:
     """The subfolders worth a listing: none unless the folder holds no metadata file at all."""
     if found.meant():
         return []
-    known = abbreviations()
-    names = [name for name in folder.subfolders() if not name.startswith(".") and name not in known]
+    known = {name.replace("_", "-") for name in abbreviations()}
+    names = [
+        name
+        for name in folder.subfolders()
+        if not name.startswith(".") and name.lower().replace("_", "-") not in known
+    ]
     return names[:MAX_LOOKED_AT]
 
 
@@ -39,16 +45,19 @@ def _listed(names: list[str]) -> str:
 
 
 def report(folder: Folder, found: Plan, findings: Findings) -> None:
-    """One error naming the subfolder(s) that hold core files, and the path or command to use."""
+    """One finding naming the subfolder(s) that hold metadata, and the path or command to use."""
     holding: dict[str, list[str]] = {}
+    core = False  # some subfolder holds a core file by its exact name: an asset's metadata folder
     for name in looked_at(folder, found):
-        meant = plan_files(folder.names_below(name)).meant()
-        if meant:
-            holding[name] = meant
+        below = plan_files(folder.names_below(name))
+        if below.meant():
+            holding[name] = below.meant()
+            core = core or bool(below.exact)
     label = folder.label.rstrip("/")
+    add = findings.error if core else findings.warning
     if len(holding) == 1:
         ((name, files),) = holding.items()
-        findings.error(
+        add(
             "gather.resolve.in_subfolder",
             f"{label} holds no metadata file, but its subfolder {name}/ holds {_listed(files)}: the job reads only "
             "the folder it is given, not its subfolders.",
@@ -57,7 +66,7 @@ def report(folder: Folder, found: Plan, findings: Findings) -> None:
         )
     elif holding:
         shown = [f"{name}/" for name in holding]
-        findings.error(
+        add(
             "gather.resolve.in_subfolder",
             f"{label} holds no metadata file, but its subfolders {_listed(shown)} do: it looks like a folder of "
             "assets, or a metadata_dir one level too high.",

@@ -102,7 +102,8 @@ def _types(annotation: Any) -> list[type[Any]]:
 
 
 # GATHER_* names that are not settings: the test suite's knobs. Any other unknown name is refused.
-NOT_SETTINGS = ("GATHER_TEST_", "GATHER_RELIABILITY_REPORT")
+NOT_SETTINGS = ("GATHER_TEST_",)
+NOT_SETTING = "GATHER_RELIABILITY_REPORT"
 
 
 def environment_layer(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -116,7 +117,8 @@ def environment_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     """
     layer: dict[str, Any] = {}
     for variable in sorted(environ):
-        if not variable.upper().startswith(ENV_PREFIX) or variable.upper().startswith(NOT_SETTINGS):
+        name = variable.upper()
+        if not name.startswith(ENV_PREFIX) or name.startswith(NOT_SETTINGS) or name == NOT_SETTING:
             continue
         path = variable[len(ENV_PREFIX) :].lower().split("__")
         _known_path(variable, path)
@@ -323,21 +325,24 @@ def _wrong_shape(data: Mapping[str, Any], name: str) -> None:
     """A job_type Task, a file of them, or a metadata file given as settings: said as what it is, since
     a did-you-mean for its first key ('job_settings' -> 'subject_settings') would mislead."""
     fields = JobSettings.model_fields
-    task = sorted(key for key in data if key in _TASK_KEYS and key not in fields)
-    tasks = bool(data) and all(isinstance(v, Mapping) and "job_settings" in v for v in data.values())
-    if task or tasks:
-        what = f"a job_type Task ({', '.join(task)})" if task else "a file of job_type Tasks"
-        raise UsageError(
-            f"{name} is {what}, not settings.",
-            hint="The settings are the object under job_settings: give that object, or keep the file as "
-            "presets (--job-type-source FILE --job-type NAME; see the README's job_type presets).",
-        )
     if "object_type" in data or "describedBy" in data:
         kind = data.get("object_type") or "aind-data-schema"
         raise UsageError(
             f"{name} is a metadata file ({escaped(str(kind))[:60]}), not settings.",
             hint="Put it in the asset's metadata folder (metadata_dir); the settings are the job's own keys "
             "(`gather-job --help` lists them).",
+        )
+    if any(key in fields for key in data):  # some key is a setting: its other keys get a did-you-mean
+        return
+    task = sorted(key for key in data if key in _TASK_KEYS)
+    entries = [v for v in data.values() if v is not None]  # a job_type file may hold null for no task
+    tasks = bool(entries) and all(isinstance(v, Mapping) and "job_settings" in v for v in entries)
+    if task or tasks:
+        what = f"a job_type Task ({', '.join(task)})" if task else "a file of job_type Tasks"
+        raise UsageError(
+            f"{name} is {what}, not settings.",
+            hint="The settings are the object under job_settings: give that object, or keep the file as "
+            "presets (--job-type-source FILE --job-type NAME; see the README's job_type presets).",
         )
 
 
