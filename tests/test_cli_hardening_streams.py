@@ -198,3 +198,24 @@ def test_json_lines_join_a_line_written_in_pieces_and_keep_chained_tracebacks_wh
     assert records[0]["message"] == "gather-job: loading models: 1.2 s"
     assert len(records) == 3 and "KeyError" in records[1]["message"] and "ValueError" in records[1]["message"]
     assert records[1]["level"] == "ERROR" and records[2]["message"] == "cut"
+
+
+@pytest.mark.slow
+def test_a_many_asset_run_whose_stderr_reader_leaves_finishes_its_results(tmp_path: Path) -> None:
+    """`check --each ... 2>&1 >/dev/null | head -1`: the progress lines after the first cannot be shown;
+    that must not end the run with a traceback (exit 1) and its results cut short."""
+    from tests.fixtures import assets
+
+    for i in range(4):
+        assets.write_asset(tmp_path / "archive" / f"a{i}", with_subject=True)
+    results = tmp_path / "results.jsonl"
+    command = [sys.executable, "-m", "gather_job", "check", "--each", str(tmp_path / "archive"), "--offline"]
+    process = subprocess.Popen(
+        [*command, "--jobs", "1", "--output", str(results)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    assert process.stderr.readline().startswith(b"gather-job: 1/4 assets checked")
+    process.stderr.close()  # the reader leaves
+    assert process.wait(timeout=120) == 0
+    last = json.loads(results.read_text().splitlines()[-1])
+    assert last["type"] == "summary" and last["assets"] == 4

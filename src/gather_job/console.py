@@ -103,9 +103,56 @@ def _level(lines: list[str]) -> str:
 
 
 def stderr_for(log_format: str, stream: IO[str]) -> IO[str]:
+    """stderr as the commands write to it: JSON lines or text, and never a failure once its reader left."""
+    safe = cast("IO[str]", ReaderSafe(stream))
     if log_format == "json":
-        return cast("IO[str]", JsonLines(stream))  # a TextIOBase: every write goes through its paragraphs
-    return stream
+        return cast("IO[str]", JsonLines(safe))  # a TextIOBase: every write goes through its paragraphs
+    return safe
+
+
+class ReaderSafe(io.TextIOBase):
+    """A stream whose reader may leave (`check --each ... 2>&1 | head`): from then on writes are dropped.
+
+    The run goes on and its results (a file, an S3 object) are complete; a progress line that cannot be
+    shown must not end it with a traceback (exit 1) and a results file cut short. The descriptor is
+    pointed at /dev/null, so what is still buffered cannot fail again at exit.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
+        self.stream, self.gone = stream, False
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return not self.gone and bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                self.stream.write(text)
+            except BrokenPipeError:
+                self._leave()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._leave()
+
+    def _leave(self) -> None:
+        self.gone = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self.stream.fileno())
+            finally:
+                os.close(devnull)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            pass  # no descriptor (a test's StringIO)
 
 
 class ClosedInput(io.TextIOBase):
