@@ -244,8 +244,6 @@ def table(tally: Tally, limit: int = 50, title: str = "gather-job check") -> str
     return "\n".join(lines)
 
 
-
-
 def printable(name: str) -> str:
     """An asset's name (or a value read from a results file) as a terminal may show it: a prefix named
     `bad\\x1b[31m/` must not colour the table, nor a right-to-left override reverse its line."""

@@ -32,9 +32,7 @@ def looked_at(folder: Folder, found: Plan) -> list[str]:
         return []
     known = {name.replace("_", "-") for name in abbreviations()}
     names = [
-        name
-        for name in folder.subfolders()
-        if not name.startswith(".") and name.lower().replace("_", "-") not in known
+        name for name in folder.subfolders() if not name.startswith(".") and name.lower().replace("_", "-") not in known
     ]
     return names[:MAX_LOOKED_AT]
 
