@@ -13,7 +13,7 @@ import pytest
 
 from gather_job.cli import main
 from tests.fixtures import assets
-from tests.support.aws_fixtures import aws, aws_env, iam_like_aws, moto_server  # noqa: F401  (fixtures)
+from tests.support.aws_fixtures import aws, aws_env, aws_settings_file, iam_like_aws, moto_server  # noqa: F401  (fixtures)
 from tests.support.fake_service import FakeMetadataService, Route
 
 

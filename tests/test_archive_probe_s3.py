@@ -11,7 +11,7 @@ import pytest
 
 from gather_job.cli import main
 from tests.fixtures import assets
-from tests.support.aws_fixtures import REGION, Aws
+from tests.support.aws_fixtures import Aws
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -25,10 +25,8 @@ def _records(text: str, kind: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def settings(aws: Aws, aws_env: Any, tmp_path: Path) -> str:
-    path = tmp_path / "aws.json"
-    path.write_text(json.dumps({"s3_endpoint_url": aws.url, "aws_region": REGION}))
-    return str(path)
+def settings(aws_settings_file: str) -> str:
+    return aws_settings_file
 
 
 @pytest.fixture

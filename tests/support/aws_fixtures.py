@@ -194,3 +194,11 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., No
 
     use(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     return use
+
+
+@pytest.fixture
+def aws_settings_file(aws: Aws, aws_env: Any, tmp_path: Path) -> str:
+    """A settings file pointing S3 at the moto server: for commands that take only --settings-file."""
+    path = tmp_path / "aws.json"
+    path.write_text(json.dumps({"s3_endpoint_url": aws.url, "aws_region": REGION}))
+    return str(path)

@@ -33,6 +33,7 @@ def calibration_documents(calibration_object: dict[str, Any] | None, findings: F
     given = calibration_object if calibration_object is not None else {"description": "", "empty": True}
     label = "subject.json (built: calibration)"
     docs: dict[str, Document] = {}
+    details = None
     try:
         details = CalibrationObject.model_validate(copy.deepcopy(given))
     except ValidationError as exc:
@@ -47,7 +48,6 @@ def calibration_documents(calibration_object: dict[str, Any] | None, findings: F
                 hint="Describe the calibration object as aind-data-schema's CalibrationObject "
                 "(description required, optional objects).",
             )
-        docs["subject"] = Document("subject", label, data={"subject_id": CALIBRATION, "subject_details": given})
     except load.LIBRARY_CRASHES as exc:
         findings.error(
             "gather.schema.crashed",
@@ -56,6 +56,7 @@ def calibration_documents(calibration_object: dict[str, Any] | None, findings: F
             location="subject_settings.calibration_object",
             hint="Describe the calibration object as aind-data-schema's CalibrationObject (description required).",
         )
+    if details is None:  # written as given when raise_if_invalid is false
         docs["subject"] = Document("subject", label, data={"subject_id": CALIBRATION, "subject_details": given})
     else:
         subject = subject_cls(subject_id=CALIBRATION, subject_details=details)
