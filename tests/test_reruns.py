@@ -275,3 +275,60 @@ def test_an_earlier_output_whose_parts_are_gone_is_read_as_an_input(asset, servi
     assert code == 0, err
     assert (folder / "acquisition.json").read_bytes() == merged
     assert _report(folder)["sources"]["acquisition.json"] == {"from": "file", "file": "acquisition.json"}
+
+
+# -- in place, an input whose gathered file differs is rewritten, kept first ----------------------------------
+
+
+def test_in_place_the_asset_gets_what_was_gathered_and_a_rerun_reads_the_kept_input(asset, service, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The folder's procedures.json joined with the service's: written over the input (kept first under
+    original_metadata/uploaded_json/). It was left as the input, the service's surgery missing from the
+    asset the job had validated and reported. The rerun reads the kept input: the same bytes again."""
+    folder = asset(with_subject=True, with_user_procedures=True)
+    given = (folder / "procedures.json").read_bytes()
+    settings = _in_place(folder, service.url)
+    assert _run(settings, capsys)[0] == 0
+    written = json.loads((folder / "procedures.json").read_text())
+    assert len(written["subject_procedures"]) == len(json.loads(given)["subject_procedures"]) + 1  # + the service's
+    kept = folder / "original_metadata" / "uploaded_json" / "procedures.json"
+    assert kept.read_bytes() == given
+    first = {p.name: p.read_bytes() for p in folder.glob("*.json") if p.name != "gather_report.json"}
+
+    code, err = _run(settings, capsys)
+    assert code == 0, err
+    assert {p.name: p.read_bytes() for p in folder.glob("*.json") if p.name != "gather_report.json"} == first
+    assert kept.read_bytes() == given
+    report = _report(folder)
+    (note,) = [f for f in report["findings"] if f["id"] == "gather.resolve.kept_input"]
+    assert "procedures.json" in note["files"]
+    assert code == 0 and "duplicate" not in err
+
+
+def test_in_place_an_input_rewritten_is_kept_even_when_originals_are_not(asset, service, capsys) -> None:  # type: ignore[no-untyped-def]
+    folder = asset(with_subject=True, with_user_procedures=True)
+    given = (folder / "procedures.json").read_bytes()
+    settings = {**_in_place(folder, service.url), "keep_original_inputs": False}
+    assert _run(settings, capsys)[0] == 0
+    kept = sorted(p.name for p in (folder / "original_metadata" / "uploaded_json").iterdir())
+    assert "procedures.json" in kept and "acquisition_a.json" not in kept  # only what was written over
+    assert (folder / "original_metadata" / "uploaded_json" / "procedures.json").read_bytes() == given
+    first = (folder / "procedures.json").read_bytes()
+    assert _run(settings, capsys)[0] == 0 and (folder / "procedures.json").read_bytes() == first
+
+
+@pytest.mark.slow
+def test_s3_in_place_the_asset_gets_what_was_gathered(aws: Aws, aws_env: Any, asset, service, capsys) -> None:  # type: ignore[no-untyped-def]
+    bucket = aws.bucket("inplace")
+    folder = asset(with_subject=True, with_user_procedures=True)
+    given = (folder / "procedures.json").read_bytes()
+    aws.upload(folder, bucket, "p/")
+    in_place = _s3(folder, aws, f"s3://{bucket}/p/", service.url)
+    del in_place["metadata_dir"]
+    assert _run(in_place, capsys)[0] == 0
+    stored = aws.objects(bucket, "p/")
+    assert stored["original_metadata/uploaded_json/procedures.json"] == given
+    assert len(json.loads(stored["procedures.json"])["subject_procedures"]) == 2
+    first = {k: v for k, v in stored.items() if k != "gather_report.json"}
+    code, err = _run(in_place, capsys)
+    assert code == 0, err
+    assert {k: v for k, v in aws.objects(bucket, "p/").items() if k != "gather_report.json"} == first

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Run, tree_hash
+from gather_job.cli import main
+from tests.conftest import Run, base_settings, tree_hash
 from tests.fixtures import assets
 from tests.support.fake_service import FakeMetadataService
 
@@ -145,14 +146,20 @@ def test_if_exists_policies(gather, asset, service, tmp_path: Path) -> None:  # 
     assert again.code == 0
 
 
-def test_output_into_the_metadata_folder_never_rewrites_an_input(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+def test_output_into_the_metadata_folder_keeps_an_input_it_rewrites(gather, asset, service, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """In place, the asset gets what was gathered (as a separate output would), the input kept first."""
     folder = asset("valid", with_subject=True)
     subject_bytes = (folder / "subject.json").read_bytes() + b"\n"
     (folder / "subject.json").write_bytes(subject_bytes)
-    run = gather(folder, service_url=service.url, metadata_dir=None, output_dir=folder)
-    assert run.code == 0, run.err
-    assert (folder / "subject.json").read_bytes() == subject_bytes
+    apart = gather(folder, service_url=service.url, output_dir=tmp_path / "apart")
+    settings = tmp_path / "in_place.json"
+    settings.write_text(json.dumps({**base_settings(folder, folder, service.url), "metadata_dir": None}))
+    assert main(["run", "--settings-file", str(settings)], environ={}) == 0
+    assert (folder / "subject.json").read_bytes() == (apart.output / "subject.json").read_bytes() != subject_bytes
+    assert (folder / "original_metadata" / "uploaded_json" / "subject.json").read_bytes() == subject_bytes
     assert (folder / "instrument_a.json").exists() and (folder / "instrument.json").exists()
+    for name in ("instrument_a.json", "acquisition_a.json"):  # the parts are never written over
+        assert (folder / name).read_bytes() == (folder / "original_metadata" / "uploaded_json" / name).read_bytes()
 
 
 def test_the_bundled_offline_example_runs(gather, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -110,7 +110,8 @@ def test_the_report_is_written_last(aws: Aws, offline_asset: Path) -> None:
     steps: list[str] = []
     outcome = _target_run(aws, offline_asset, f"s3://{bucket}/{PREFIX}", steps)
     assert outcome.exit_code == 0
-    assert steps == [f"put:{name}" for name in [*CORE, *KEPT]] + ["put:gather_report.json"]
+    # the kept originals first: an input rewritten in place is kept before it is replaced (`kept_inputs`)
+    assert steps == [f"put:{name}" for name in [*KEPT, *CORE]] + ["put:gather_report.json"]
 
 
 @pytest.mark.slow
@@ -128,7 +129,8 @@ def test_a_run_that_fails_partway_leaves_no_report_and_a_rerun_completes_it(
     settings, notes = compose_settings(given)
     with pytest.raises(ServiceError):
         GatherMetadataJob(settings, notes=notes, clients=Clients(settings, s3=aws.s3), write_hook=crash).run_job()
-    assert sorted(aws.objects(bucket, PREFIX)) == ["acquisition.json", "data_description.json"]  # no report
+    there = sorted(aws.objects(bucket, PREFIX))
+    assert there == sorted([*KEPT, "acquisition.json", "data_description.json"])  # no report
 
     refused, err = run(s3_settings(offline_asset, aws, uri, if_exists="error"), capsys)
     assert refused == 5 and "unfinished earlier run" in err and "overwrite" in err
@@ -217,7 +219,7 @@ def test_two_jobs_racing_for_one_prefix_with_error_exactly_one_wins(aws: Aws, of
         settings, notes = compose_settings(SettingsInput(inline=Layer("--job-settings", inline)))
 
         def hook(step: str) -> None:
-            if step == "put:acquisition.json":
+            if step == f"put:{KEPT[0]}":  # the first write: the kept originals go first
                 together.wait()
 
         try:
@@ -235,7 +237,7 @@ def test_two_jobs_racing_for_one_prefix_with_error_exactly_one_wins(aws: Aws, of
     losers = [outcome for outcome in outcomes.values() if isinstance(outcome, OutputRefused)]
     assert len(winners) == 1 and len(losers) == 1, outcomes
     assert outcomes[winners[0]].exit_code == 0 and outcomes[winners[0]].status == "written"
-    assert "already exists" in losers[0].message and "acquisition.json" in losers[0].message
+    assert "already exists" in losers[0].message and KEPT[0] in losers[0].message
     stored = aws.objects(bucket, PREFIX)
     report = json.loads(stored["gather_report.json"])
     assert report["settings"]["data_description_settings"]["data_summary"] == winners[0]

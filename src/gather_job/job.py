@@ -32,7 +32,7 @@ from gather_job.progress import Progress
 from gather_job.reference_methods import ReferenceMethods
 from gather_job.render import counts, why_nothing_written
 from gather_job.settings.model import JobSettings
-from gather_job.storage import paths
+from gather_job.storage import earlier_run, paths
 from gather_job.storage.folder import Folder, open_folder
 from gather_job.storage.target import ORIGINALS, REPORT_NAME, Hook, open_target
 
@@ -81,6 +81,24 @@ def checksums(files: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
     return {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()}
 
 
+def _rewritten_inputs(
+    gathered: Gathered, files: Mapping[str, bytes], folder: Folder, settings: JobSettings
+) -> list[str]:
+    """In place (`metadata_dir` unset or equal to `output_dir`), the core files whose gathered bytes differ
+    from the input of the same name there: written over it, or the asset would keep the input and not
+    what was validated and reported (the service's procedures joined, weights filled). See `kept_inputs`."""
+    in_place = earlier_run.writes_where_it_reads(settings.output_dir, settings.source_dir)
+    if not isinstance(files, CoreFiles) or not in_place:
+        return []
+    return [
+        name
+        for name in files
+        if name in gathered.inputs_read
+        and folder.location(name) in gathered.input_locations
+        and files.sha256(name) != gathered.inputs_read[name][0]
+    ]
+
+
 class CoreFiles(Mapping[str, bytes]):
     """The core files to write, serialized only when the target writes each one, and not kept.
 
@@ -104,6 +122,11 @@ class CoreFiles(Mapping[str, bytes]):
             raise KeyError(name)
         self.sums[name] = checksums({name: data})[name]
         return data
+
+    def sha256(self, name: str) -> str | None:
+        """The file's checksum, without counting it as written (`sums` lists what the target wrote)."""
+        data = serialize(self._docs[name])
+        return None if data is None else hashlib.sha256(data).hexdigest()
 
     def pieces(self, name: str) -> Iterator[bytes]:
         """The same bytes in pieces (`streamed_json`), for a target that writes them as they come: a
@@ -230,7 +253,7 @@ class GatherMetadataJob(ReferenceMethods):
 
     def _originals(self, gathered: Gathered) -> dict[str, Callable[[], bytes]]:
         """The input files to keep in the output, read again when written and checked against the first read."""
-        folder = self._folder
+        folder = gathered.reader or self._folder
 
         def read(name: str, digest: str) -> bytes:
             data = folder.read(name)
@@ -265,6 +288,10 @@ class GatherMetadataJob(ReferenceMethods):
         code = ExitCode.INVALID if invalid else ExitCode.OK
         files: Mapping[str, bytes] = {} if invalid else CoreFiles(gathered)
         originals = self._originals(gathered) if settings.keep_original_inputs and not invalid else {}
+        rewritten = _rewritten_inputs(gathered, files, gathered.reader or self._folder, settings)
+        if rewritten:  # an input rewritten in place is always kept first: its rerun reads it from there
+            readable = self._originals(gathered)
+            originals = {name: readable[name] for name in sorted({*originals, *rewritten})}
         kept = {
             f"{ORIGINALS}/{name}": {"sha256": digest, "bytes": size}
             for name, (digest, size) in gathered.inputs_read.items()
@@ -281,7 +308,12 @@ class GatherMetadataJob(ReferenceMethods):
 
         with self.progress.step(f"writing {len(files) + len(kept) + 1} files to {target.label}"):
             written = target.write(
-                files, build_report, inputs=gathered.input_locations, originals=originals, invalid=invalid
+                files,
+                build_report,
+                inputs=gathered.input_locations,
+                originals=originals,
+                invalid=invalid,
+                rewrite=frozenset(rewritten),
             )
         encoded = built["encoded"] if "encoded" in built else build_report()  # not written there: still made
         _extra_report(settings, encoded)

@@ -109,4 +109,5 @@ class Gathered:
     policy: list[dict[str, Any]] = field(default_factory=list)  # what each findings-policy rule changed
     input_locations: frozenset[str] = frozenset()  # where each input file is, so no output overwrites one
     inputs_read: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (sha256, size) as read
+    reader: Any = None  # the folder the inputs were read from, when not the one opened (`kept_inputs.Restored`)
     final: bool = False  # `check` of a gathered or uploaded asset (`earlier_run.is_finished`): its files are final

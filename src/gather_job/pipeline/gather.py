@@ -22,7 +22,7 @@ from gather_job.pipeline.plan import Plan
 from gather_job.progress import Progress
 from gather_job.service import MetadataService, RetryPolicy
 from gather_job.settings.model import JobSettings
-from gather_job.storage import earlier_run
+from gather_job.storage import earlier_run, kept_inputs
 from gather_job.storage.folder import Folder, open_folder
 
 
@@ -121,7 +121,11 @@ def _stages(run: Gathering, stage: Callable[[str, str], Any]) -> None:
         names = run.folder.names()
         # a rerun in the staging folder: what the earlier run wrote there is output, not input
         replacing = not run.check_only and earlier_run.writes_where_it_reads(run.s.output_dir, run.s.source_dir)
-        run.plan(names, earlier_run.outputs_in(run.folder, names, run.findings) if replacing else frozenset())
+        earlier = earlier_run.outputs_in(run.folder, names, run.findings) if replacing else frozenset()
+        if earlier:  # a file an earlier run here rewrote in place: its input is read from where it was kept
+            run.folder, restored = kept_inputs.restore(run.folder, earlier, run.findings)
+            run.result.reader, earlier = run.folder, earlier - restored
+        run.plan(names, earlier)
         _output_as_input(run)
         run.uploaded = run.check_only and earlier_run.is_finished(run.folder, names, run.folder.label, run.s)
         run.result.final = run.uploaded

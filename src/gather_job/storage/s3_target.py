@@ -148,12 +148,14 @@ class S3Target:
         inputs: frozenset[str],
         originals: Originals,
         invalid: bool,
+        rewrite: frozenset[str] = frozenset(),
     ) -> list[str]:
-        """Write `files` and the kept originals, then the report; return the names written.
+        """Write the kept originals and `files`, then the report; return the names written.
 
-        Inputs in this prefix are never rewritten; an invalid run leaves a complete earlier asset alone.
+        Inputs in this prefix are never rewritten, but the core files in `rewrite` (in place, kept first:
+        `kept_inputs`); an invalid run leaves a complete earlier asset alone.
         """
-        names = [name for name in sorted(files) if self.uri.url(name) not in inputs]
+        names = [name for name in sorted(files) if self.uri.url(name) not in inputs or name in rewrite]
         kept = {f"{ORIGINALS}/{name}": originals[name] for name in sorted(originals)}
         if invalid and self._holds(self._report_etag()):
             return []  # a complete asset is never touched by an invalid run: nothing to write, nothing to claim
@@ -172,7 +174,7 @@ class S3Target:
     def _first_step(self, names: list[str], kept: list[str]) -> str:
         if REPORT_NAME in self._names_there() and (self.policy != "error" or not self._holds(self._report_etag())):
             return f"delete:{REPORT_NAME}"
-        return f"put:{[*names, *kept, REPORT_NAME][0]}"
+        return f"put:{[*kept, *names, REPORT_NAME][0]}"
 
     def _write_claimed(
         self,
@@ -192,7 +194,7 @@ class S3Target:
         if invalid and holds:
             return []  # a complete asset (perhaps completed meanwhile) is never touched by an invalid run
         if self.policy == "error" and ours:
-            raise self._refusal(ours, [*names, *kept, REPORT_NAME], holds)
+            raise self._refusal(ours, [*kept, *names, REPORT_NAME], holds)
         if not proceed(holds, self.policy, str(self.uri)):
             return []  # skip: another run completed it while this one gathered
         marker, known = earlier_run.MARKER, dict[str, list[str]]()
@@ -205,6 +207,8 @@ class S3Target:
         if REPORT_NAME in there:
             self._delete(REPORT_NAME, there[REPORT_NAME])  # until the new report lands, visibly incomplete
         written: dict[str, str] = {}
+        for key, read in kept.items():  # first: an input rewritten in place is kept before it is replaced
+            written[key] = self._put(key, read(), there.get(key))
         for name in names:
             if in_place:  # the marker learns the new checksum before the object changes
                 digest = hashlib.sha256(files[name]).hexdigest()
@@ -212,8 +216,6 @@ class S3Target:
                     known[name].append(digest)
                     there[marker] = self._put(marker, earlier_run.marker_bytes(known), there[marker])
             written[name] = self._put(name, files[name], there.get(name))
-        for key, read in kept.items():
-            written[key] = self._put(key, read(), there.get(key))
         for name in sorted(ours - set(written) - {REPORT_NAME}):
             self._delete(name, there[name])  # an earlier run's core file or kept original this run does not write
         self._check_before_report(written, inputs)

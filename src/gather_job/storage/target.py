@@ -99,10 +99,12 @@ class Target(Protocol):
         inputs: frozenset[str],
         originals: Originals,
         invalid: bool,
+        rewrite: frozenset[str] = frozenset(),
     ) -> list[str]:
-        """Write the files and the kept originals, the report last; never rewrite an input (`Folder.location`
-        strings). `files` may serialize each file as it is taken, and `report` may be built when it is
-        written (it lists what was). An `invalid` run (report only) leaves a complete earlier result
+        """Write the kept originals, the files, the report last; never rewrite an input (`Folder.location`
+        strings) but the core files named in `rewrite` (a run in place, whose originals keep them first:
+        `kept_inputs`). `files` may serialize each file as it is taken, and `report` may be built when it
+        is written (it lists what was). An `invalid` run (report only) leaves a complete earlier result
         alone. Returns the names written (the report's absence means it was not written there)."""
         ...
 
@@ -129,6 +131,7 @@ class LocalTarget:
         inputs: frozenset[str],
         originals: Originals,
         invalid: bool,
+        rewrite: frozenset[str] = frozenset(),
     ) -> list[str]:
         pause = self.hook or (lambda step: None)
         try:
@@ -139,7 +142,8 @@ class LocalTarget:
                 if not proceed(holds, self.policy, str(self.path)) or (invalid and holds):
                     return []  # another run completed meanwhile (skip), or an invalid run over a good result
                 _refuse_obstacles(self.path, [*files, *(f"{ORIGINALS}/{name}" for name in originals), REPORT_NAME])
-                return _write_into(self.path, files, report, {Path(p) for p in inputs}, originals, pause)
+                kept_out = {Path(p) for p in inputs} - {(self.path / name).resolve() for name in rewrite}
+                return _write_into(self.path, files, report, kept_out, {Path(p) for p in inputs}, originals, pause)
         except OSError as exc:
             where = exc.filename if isinstance(exc.filename, str) else str(self.path)
             raise UsageError(
@@ -189,10 +193,12 @@ def _write_into(
     target: Path,
     files: Mapping[str, bytes],
     report: bytes | Callable[[], bytes],
+    protected: set[Path],
     inputs: set[Path],
     originals: Originals,
     pause: Hook,
 ) -> list[str]:
+    """`protected`: the inputs never written over (every input but those rewritten in place)."""
     written: list[str] = []
     kept = target / ORIGINALS
     # temporaries of killed runs: each writer holds the lock while its own exist, so any seen now is dead
@@ -208,9 +214,14 @@ def _write_into(
     if stale.exists():
         pause("unlink-report")
         stale.unlink()  # until the new report lands, the folder is visibly incomplete
+    if originals:  # first: an input rewritten in place (`kept_inputs`) is kept before it is replaced
+        kept.mkdir(parents=True, exist_ok=True)
+        for name, read in originals.items():
+            atomic.replace(kept / name, read(), before_rename=functools.partial(pause, f"original:{name}"))
+            written.append(f"{ORIGINALS}/{name}")
     for name in files:
         final = target / name
-        if final.resolve() in inputs:
+        if final.resolve() in protected:
             continue  # an input file of this very folder: never rewritten
         data = files.pieces(name) if isinstance(files, Streamed) else files[name]
         digest = hashlib.sha256()
@@ -220,18 +231,13 @@ def _write_into(
             before_rename=functools.partial(_landing, name, digest, known if in_place else None, marker, pause),
         )
         written.append(name)
-    if originals:
-        kept.mkdir(parents=True, exist_ok=True)
-        for name, read in originals.items():
-            atomic.replace(kept / name, read(), before_rename=functools.partial(pause, f"original:{name}"))
-            written.append(f"{ORIGINALS}/{name}")
     if kept.is_dir():
         for old in kept.iterdir():
             if old.name not in originals and old.is_file():
                 old.unlink()
     for name in sorted(OUR_FILES - {REPORT_NAME} - set(files)):
         old = target / name
-        if old.is_file() and old.resolve() not in inputs:
+        if old.is_file() and old.resolve() not in protected:
             old.unlink()  # an earlier run's core file this run does not write
     final_report = report() if callable(report) else report  # built now: it lists what was written
     atomic.replace(target / REPORT_NAME, final_report, before_rename=functools.partial(pause, f"replace:{REPORT_NAME}"))
