@@ -128,7 +128,7 @@ def test_a_killed_runs_temporaries_are_removed_under_the_lock_not_by_their_pid(a
     killed = _job(settings, tmp_path, gate.pause)
     killed.wait_for("test pause before unlink-report")
     gate.step(0)
-    killed.wait_for("test pause before replace:")
+    killed.wait_for("test pause before original:")  # the kept inputs are written first
     killed.kill()  # SIGKILL with a temporary beside its target
     left = _temporaries(output)
     live = [
