@@ -32,7 +32,7 @@ from gather_job.progress import Progress
 from gather_job.reference_methods import ReferenceMethods
 from gather_job.render import counts, why_nothing_written
 from gather_job.settings.model import JobSettings
-from gather_job.storage import earlier_run, paths
+from gather_job.storage import paths
 from gather_job.storage.folder import Folder, open_folder
 from gather_job.storage.target import ORIGINALS, REPORT_NAME, Hook, open_target
 
@@ -81,14 +81,11 @@ def checksums(files: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
     return {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()}
 
 
-def _rewritten_inputs(
-    gathered: Gathered, files: Mapping[str, bytes], folder: Folder, settings: JobSettings
-) -> list[str]:
+def _rewritten_inputs(gathered: Gathered, files: Mapping[str, bytes], folder: Folder) -> list[str]:
     """In place (`metadata_dir` unset or equal to `output_dir`), the core files whose gathered bytes differ
     from the input of the same name there: written over it, or the asset would keep the input and not
     what was validated and reported (the service's procedures joined, weights filled). See `kept_inputs`."""
-    in_place = earlier_run.writes_where_it_reads(settings.output_dir, settings.source_dir)
-    if not isinstance(files, CoreFiles) or not in_place:
+    if not isinstance(files, CoreFiles) or not gathered.in_place:
         return []
     return [
         name
@@ -244,6 +241,7 @@ class GatherMetadataJob(ReferenceMethods):
             mode=mode,
             progress=self.progress,
         )
+        self._folder = gathered.reader or self._folder  # a rerun in place reads some inputs from their kept copies
         gathered.findings, gathered.policy = policy.apply(gathered.findings, self.job_settings.findings_policy)
         # after the policy, which may have demoted the errors that left a core file out: the run would
         # write an asset without it, which no setting allows (this finding is past every policy)
@@ -253,7 +251,7 @@ class GatherMetadataJob(ReferenceMethods):
 
     def _originals(self, gathered: Gathered) -> dict[str, Callable[[], bytes]]:
         """The input files to keep in the output, read again when written and checked against the first read."""
-        folder = gathered.reader or self._folder
+        folder = self._folder
 
         def read(name: str, digest: str) -> bytes:
             data = folder.read(name)
@@ -288,7 +286,7 @@ class GatherMetadataJob(ReferenceMethods):
         code = ExitCode.INVALID if invalid else ExitCode.OK
         files: Mapping[str, bytes] = {} if invalid else CoreFiles(gathered)
         originals = self._originals(gathered) if settings.keep_original_inputs and not invalid else {}
-        rewritten = _rewritten_inputs(gathered, files, gathered.reader or self._folder, settings)
+        rewritten = _rewritten_inputs(gathered, files, self._folder)
         if rewritten:  # an input rewritten in place is always kept first: its rerun reads it from there
             readable = self._originals(gathered)
             originals = {name: readable[name] for name in sorted({*originals, *rewritten})}

@@ -110,4 +110,5 @@ class Gathered:
     input_locations: frozenset[str] = frozenset()  # where each input file is, so no output overwrites one
     inputs_read: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (sha256, size) as read
     reader: Any = None  # the folder the inputs were read from, when not the one opened (`kept_inputs.Restored`)
+    in_place: bool = False  # `run` where it reads: metadata_dir unset or = output_dir (`writes_where_it_reads`)
     final: bool = False  # `check` of a gathered or uploaded asset (`earlier_run.is_finished`): its files are final

@@ -121,6 +121,7 @@ def _stages(run: Gathering, stage: Callable[[str, str], Any]) -> None:
         names = run.folder.names()
         # a rerun in the staging folder: what the earlier run wrote there is output, not input
         replacing = not run.check_only and earlier_run.writes_where_it_reads(run.s.output_dir, run.s.source_dir)
+        run.result.in_place = replacing
         earlier = earlier_run.outputs_in(run.folder, names, run.findings) if replacing else frozenset()
         if earlier:  # a file an earlier run here rewrote in place: its input is read from where it was kept
             run.folder, restored = kept_inputs.restore(run.folder, earlier, run.findings)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from gather_job.errors import OutputRefused, UsageError
 from gather_job.schema import CORE_FILES, file_name
-from gather_job.storage import atomic, earlier_run, s3uri
+from gather_job.storage import atomic, earlier_run, kept_inputs, s3uri
 
 if TYPE_CHECKING:
     from gather_job.aws import Clients
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 REPORT_NAME = earlier_run.REPORT_NAME
 OUR_FILES = frozenset({file_name(kind) for kind in CORE_FILES} | {REPORT_NAME})
-ORIGINALS = f"{earlier_run.KEPT_INPUTS}/uploaded_json"  # where the input files are kept, as the reference keeps them
+ORIGINALS = kept_inputs.KEPT  # where the input files are kept, as the reference keeps them
 Hook = Callable[[str], None]
 Originals = Mapping[str, Callable[[], bytes]]  # name -> the input's bytes, read when written
 
