@@ -102,3 +102,23 @@ def test_sigterm_uploads_the_results_so_far_to_s3(aws: Aws, aws_env: Any, archiv
     assert f"results so far: {output}" in err and "gather-job-results-" not in err
     stored = aws.objects(bucket)["term.jsonl"].decode()
     assert 0 < len(_assets_in(stored)) < COUNT
+
+
+def test_ending_the_pool_never_waits_for_a_lock_a_killed_worker_held() -> None:
+    """An idle worker waits for its next task holding the task queue's read lock; killed there (the end's
+    watchdog kills stragglers), it never gives it back, and `Pool.terminate` waits for that lock: the run
+    hung for ever (a CI run stopped by SIGTERM timed out). Once no worker is alive, the lock is released."""
+    import multiprocessing
+    import threading
+
+    from gather_job.archive import workers
+
+    pool = multiprocessing.get_context("fork").Pool(2)
+    time.sleep(0.5)  # idle: one worker blocks in the task queue's read, holding its lock
+    for worker in list(pool._pool):  # type: ignore[attr-defined]
+        worker.kill()
+        worker.join()
+    ending = threading.Thread(target=workers._end_pool, args=(pool, 0.2), daemon=True)
+    ending.start()
+    ending.join(15)
+    assert not ending.is_alive()

@@ -288,7 +288,9 @@ def _end_pool(pool: Any, grace: float = 1.0) -> None:
     Their SIGTERM handler exits once `stopping` is set, but a signal that lands just before a worker
     blocks on the task queue's lock (which `terminate` holds from then on) is never seen by Python:
     that worker would wait, and the run with it, for ever. `Process.kill` never signals a worker
-    already reaped, so no other process is hit.
+    already reaped, so no other process is hit. A worker killed while it waited for a task held the
+    task queue's read lock, which `terminate` then waits for: once every worker is gone, the lock is
+    released for it (a semaphore: any process may post it), or the run would wait for ever instead.
     """
     import threading
 
@@ -296,8 +298,14 @@ def _end_pool(pool: Any, grace: float = 1.0) -> None:
 
     def kill_stragglers() -> None:
         while not done.wait(grace):
-            for worker in list(getattr(pool, "_pool", [])):
+            workers = list(getattr(pool, "_pool", []))
+            for worker in workers:
                 worker.kill()
+            lock = getattr(getattr(pool, "_inqueue", None), "_rlock", None)
+            if lock is not None and not any(worker.is_alive() for worker in workers) and not lock.acquire(False):
+                lock.release()  # held by a worker that is gone: `terminate` may take it now
+            elif lock is not None and not any(worker.is_alive() for worker in workers):
+                lock.release()  # it was free: given back as found
 
     watchdog = threading.Thread(target=kill_stragglers, name="gather-pool-end", daemon=True)
     watchdog.start()
