@@ -302,10 +302,9 @@ def _end_pool(pool: Any, grace: float = 1.0) -> None:
             for worker in workers:
                 worker.kill()
             lock = getattr(getattr(pool, "_inqueue", None), "_rlock", None)
-            if lock is not None and not any(worker.is_alive() for worker in workers) and not lock.acquire(False):
-                lock.release()  # held by a worker that is gone: `terminate` may take it now
-            elif lock is not None and not any(worker.is_alive() for worker in workers):
-                lock.release()  # it was free: given back as found
+            if lock is not None and not any(worker.is_alive() for worker in workers):
+                lock.acquire(False)  # taken if free; if a gone worker holds it, it stays held
+                lock.release()  # either way one release: `terminate` may take it now
 
     watchdog = threading.Thread(target=kill_stragglers, name="gather-pool-end", daemon=True)
     watchdog.start()
