@@ -171,3 +171,37 @@ def test_assets_of_five_modalities_check_clean(tmp_path: Path, capsys) -> None: 
         code = main(["check", str(folder), "--job-settings", json.dumps(settings), "--offline"], environ={})
         out = capsys.readouterr().out
         assert code == 0, f"{name}:\n{out}"
+
+
+@pytest.mark.parametrize("folder_parts", [(), ("instrument_a.json",)])
+def test_an_instrument_the_service_gives_is_open_offline_not_missing(  # type: ignore[no-untyped-def]
+    asset, capsys, folder_parts: tuple[str, ...]
+) -> None:
+    """instrument_settings.instrument_id names a service record: offline at a desk its checks wait for it
+    (the fix `set instrument_id` was already applied); a run that cannot fetch it says why."""
+    from tests.fixtures import assets
+
+    folder = asset()
+    for name in ("instrument_a.json", "instrument_b.json"):
+        if name not in folder_parts:
+            (folder / name).unlink()
+    settings = _settings(folder, None) | {"instrument_settings": {"instrument_id": assets.INSTRUMENT_B_ID}}
+    code, findings, verdict = _check(folder, settings, capsys, "--offline")
+    errors = [f for f in findings if f["severity"] == "error"]
+    assert code == 0 and not errors, errors
+    assert "instrument" in verdict
+    noted = [f for f in findings if f["id"] == "gather.resolve.not_checked" and f["files"] == ["instrument.json"]]
+    assert noted and noted[0]["location"] == "instrument_settings.instrument_id"
+
+
+def test_a_run_that_cannot_fetch_its_instrument_says_the_id_not_set_it(gather, asset) -> None:  # type: ignore[no-untyped-def]
+    from tests.fixtures import assets
+
+    folder = asset()
+    for name in ("instrument_a.json", "instrument_b.json"):
+        (folder / name).unlink()
+    run = gather(folder, argv=["--offline"], instrument_settings={"instrument_id": assets.INSTRUMENT_B_ID})
+    assert run.code == 3
+    (missing,) = [f for f in run.report()["findings"] if f["id"] == "gather.compat.no_instrument"]
+    assert f"instrument_id is {assets.INSTRUMENT_B_ID!r}" in missing["hint"]
+    assert "gather.service.offline" in run.ids("warning")

@@ -93,3 +93,30 @@ def test_every_missing_device_is_reported_with_a_suggestion() -> None:
     assert [f.value for f in missing] == ["Harp Clok", "Nothing Alike"]
     assert "Did you mean 'Harp Clock' (instrument_a.json)" in (missing[0].hint or "")
     assert missing[0].files == ("acquisition_a.json",)
+
+
+@pytest.mark.parametrize("all_external", [False, True])
+def test_an_external_stream_beside_an_instrument_is_the_librarys_crash_said_as_a_warning(all_external: bool) -> None:
+    """aind-data-schema 2.9.2's compatibility check reads `active_devices` of an ExternalDataStream and
+    raises AttributeError: a reader building Metadata from such an asset fails. Pinned against the
+    library: when it stops crashing, this test says the warning can go."""
+    from aind_data_schema.core.acquisition import ExternalDataStream
+    from aind_data_schema.utils.compatibility_check import InstrumentAcquisitionCompatibility
+    from aind_data_schema_models.modalities import Modality
+
+    instrument, acquisition, instruments, acquisitions = merged("valid")
+    external = ExternalDataStream(
+        stream_start_time=acquisition.acquisition_start_time,
+        stream_end_time=acquisition.acquisition_end_time,
+        modalities=[Modality.BEHAVIOR],
+    )
+    streams = [external] if all_external else [*acquisition.data_streams, external]
+    with_external = acquisition.model_copy(update={"data_streams": streams})
+    with pytest.raises(AttributeError, match="active_devices"):
+        InstrumentAcquisitionCompatibility(instrument, with_external).run_compatibility_check()
+    findings = Findings()
+    check_devices(instrument, with_external, assets.procedures(), {}, acquisitions, instruments, findings)
+    (crash,) = [f for f in findings if f.id == "gather.metadata.library_crash"]
+    assert crash.location == f"data_streams[{len(streams) - 1}]"
+    assert ("needs no instrument" in (crash.hint or "")) is all_external
+    assert not [f for f in ours("valid", True) if f.id == "gather.metadata.library_crash"]

@@ -73,6 +73,14 @@ def test_each_broken_variant_exits_3_with_its_finding(gather, asset, service, va
     assert id in run.err  # the same finding on stderr
 
 
+def test_a_failed_merge_does_not_also_blame_the_settings_for_who_and_when(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    """The parts say subject_id and the start even when their merge fails: one problem, one finding."""
+    run = gather(asset("subject_details_twice"), service_url=service.url, subject_id=None, acquisition_start_time=None)
+    assert run.code == 3
+    assert "gather.merge.subject_details_twice" in run.ids("error")
+    assert "gather.data_description.missing_settings" not in run.ids()
+
+
 def test_three_instruments_get_the_sorted_id_not_the_pairwise_one(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
     run = gather(asset("three_instruments"), service_url=service.url)
     assert run.code == 0, run.err

@@ -133,6 +133,26 @@ def test_check_reads_everything_in_the_folder(asset, service, capsys) -> None:  
     assert "gather.resolve.earlier_output" not in out
 
 
+def test_check_of_a_multi_part_asset_gathered_in_place_asks_to_remove_nothing(  # type: ignore[no-untyped-def]
+    asset, service, capsys, tmp_path: Path
+) -> None:
+    """The merged instrument.json beside its parts is what the run made of them, in every uploaded asset
+    gathered in place: a note, not a warning to remove inputs."""
+    folder = asset()
+    assert _run(_in_place(folder, service.url), capsys)[0] == 0
+    code = main(["check", str(folder), "--offline", "--format", "jsonl"], environ={})
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    ids = {(r["id"], r["severity"]) for r in records if r["type"] == "finding"}
+    assert code == 0, ids
+    assert not any(i == "gather.resolve.ignored_parts" for i, _ in ids)
+    assert ("gather.resolve.merged_earlier", "info") in ids
+    # a source folder holding both (not a gathered asset) is still told
+    source = assets.write_asset(tmp_path / "source", "valid")
+    (source / "instrument.json").write_bytes((folder / "instrument.json").read_bytes())
+    main(["check", str(source), "--offline", "--format", "jsonl"], environ={})
+    assert "gather.resolve.ignored_parts" in capsys.readouterr().out
+
+
 # -- S3 ----------------------------------------------------------------------------------------------------
 
 

@@ -401,3 +401,27 @@ def test_another_library_release_or_class_is_walked(monkeypatch: pytest.MonkeyPa
         assert datetime_keys(_Node) == walk(_Node)
     finally:
         datetime_keys.cache_clear()
+
+
+def test_each_part_reads_its_naive_times_in_the_zone_it_names_and_a_disagreement_is_a_warning(  # type: ignore[no-untyped-def]
+    gather, asset, service
+) -> None:
+    """Two parts naming different zones: neither part's times are moved into the other's zone; a warning
+    (not a hidden note) says the merged file can keep one zone only."""
+    folder = asset()
+    for name, tz in (("acquisition_a.json", "America/Los_Angeles"), ("acquisition_b.json", "America/Chicago")):
+        text = re.sub(r"(\d{2}:\d{2}:\d{2})-07:00", r"\1", (folder / name).read_text())
+        data = json.loads(text)
+        data["acquisition_start_tz"] = tz
+        (folder / name).write_text(json.dumps(data))
+    run = gather(folder, service_url=service.url, acquisition_start_time=None)
+    (warned,) = [f for f in run.report()["findings"] if f["id"] == "gather.time.parts_disagree"]
+    assert warned["severity"] == "warning" and set(warned["files"]) == {"acquisition_a.json", "acquisition_b.json"}
+    merged = json.loads((run.output / "acquisition.json").read_text()) if run.code == 0 else None
+    assert merged is not None, run.err
+    starts = sorted(s["stream_start_time"] for s in merged["data_streams"])
+    assert starts == ["2024-03-05T14:21:30-08:00", "2024-03-05T14:23:00-06:00"]  # each in its own zone (winter)
+    # parts that agree (one by name, one by its written offset) are not told anything
+    folder2 = asset("three_instruments")
+    run2 = gather(folder2, service_url=service.url)
+    assert "gather.time.parts_disagree" not in run2.ids("warning")

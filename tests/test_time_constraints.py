@@ -77,6 +77,14 @@ def _time_fields(obj: Any, path: str = "") -> Iterator[tuple[Any, str, str]]:
             yield from _time_fields(value, f"{path}.{name}")
 
 
+def _rule_of(owner: Any, field: str) -> str:
+    from aind_data_schema.utils.validators import TimeValidation
+
+    metadata = getattr(getattr(owner, "__annotations__", {}).get(field), "__metadata__", ())
+    (rule,) = [m for m in metadata if isinstance(m, TimeValidation)]
+    return str(rule.value)
+
+
 def _verdict(call: Any) -> str:
     try:
         call()
@@ -111,6 +119,7 @@ def test_every_time_field_of_every_fixture_gives_the_librarys_verdict(tmp_path: 
                     with pytest.raises(time_constraints.Violation) as raised:
                         time_constraints.check(changed)
                     assert f".{raised.value.kind}.{raised.value.path}" == path
+                    assert raised.value.rule == _rule_of(owner, field)  # what the hint tells the user
                 compared += 1
     assert compared > 100  # subject, processing, data streams, epochs, calibrations, maintenance...
 
@@ -159,3 +168,30 @@ def test_a_time_out_of_range_is_filed_under_its_file_at_its_path(asset, gather, 
     assert found["location"] == "data_streams[0].stream_start_time"
     assert found["message"].startswith("The asset as a whole is invalid: Field 'stream_start_time' with value 2001")
     assert "acquisition.json (merged) must lie between" in found["hint"]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "rule", "says"),
+    [
+        ("subject", LATE.date(), "before", "must be before the acquisition's end (acquisition_end_time in"),
+        ("processing", EARLY, "after", "must be after the acquisition's start (acquisition_start_time in"),
+        ("acquisition", EARLY, "between", "must lie between the acquisition's start and end"),
+    ],
+)
+def test_the_hint_says_the_rule_the_field_broke(where: str, value: Any, rule: str, says: str) -> None:
+    """A birth date after the acquisition must not be told to lie between its start and end."""
+    from gather_job.findings import Findings
+    from gather_job.pipeline import cross_checks
+
+    acquisition = assets.asset_files("valid")["acquisition_a.json"]
+    metadata = _metadata(acquisition, assets.subject(), _processing(acquisition.acquisition_start_time))
+    changed = copy.deepcopy(metadata)
+    owner, field, _ = next(t for t in _time_fields(changed) if t[2].startswith(f".{where}."))
+    owner.__dict__[field] = value
+    with pytest.raises(time_constraints.Violation) as raised:
+        time_constraints.check(changed)
+    assert (raised.value.kind, raised.value.rule) == (where, rule)
+    findings = Findings()
+    cross_checks._time_violation(raised.value, {"acquisition": "acquisition.json (merged)"}, findings)
+    (found,) = list(findings)
+    assert says in (found.hint or "")

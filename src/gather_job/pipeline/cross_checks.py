@@ -252,10 +252,19 @@ def _time_violation(exc: time_constraints.Violation, labels: dict[str, str], fin
         f"The asset as a whole is invalid: {exc}",
         files=tuple(dict.fromkeys((label, acquisition))),  # the time, and the start and end it must lie within
         location=exc.path,
-        hint=f"Times in {label} must lie between the acquisition's start and end (acquisition_start_time and "
-        f"acquisition_end_time in {acquisition}; aind-data-schema's Metadata check). Correct that time, its UTC "
-        "offset (a time without one is read as the rig's clock), or the acquisition's start and end times.",
+        hint=f"{_TIME_RULES.get(exc.rule, _TIME_RULES['between']).format(label=label, acquisition=acquisition)} "
+        "(aind-data-schema's Metadata check). Correct that time, its UTC offset (a time without one is read as "
+        "the rig's clock), or the acquisition's times.",
     )
+
+
+# the library's TimeValidation rules, said as what the field must be
+_TIME_RULES = {
+    "between": "This time in {label} must lie between the acquisition's start and end (acquisition_start_time "
+    "and acquisition_end_time in {acquisition})",
+    "before": "This time in {label} must be before the acquisition's end (acquisition_end_time in {acquisition})",
+    "after": "This time in {label} must be after the acquisition's start (acquisition_start_time in {acquisition})",
+}
 
 
 def _valid_parts(
@@ -333,6 +342,8 @@ def cross_check(result: Gathered) -> None:
             _valid_parts("instrument", instrument, parts, labels),
             findings,
             procedures_unseen=bool({"procedures", "service_procedures"} & result.unchecked),
+            instrument_unseen="instrument" in result.unchecked,
+            instrument_id=settings.instrument_settings.instrument_id,
         )
     elif "acquisition" not in documents and "session.json" not in result.plan.legacy:  # else said already
         findings.warning(

@@ -43,6 +43,8 @@ def check_devices(
     findings: Findings,
     *,
     procedures_unseen: bool = False,
+    instrument_unseen: bool = False,
+    instrument_id: str | None = None,
 ) -> None:
     """Every device an acquisition part names exists; acquisition and instrument agree on the id.
 
@@ -54,16 +56,25 @@ def check_devices(
     acq_label = labels.get("acquisition", "acquisition.json")
     inst_label = labels.get("instrument", "instrument.json")
     if instrument is None:
-        if any(isinstance(s, DataStream) for s in acquisition.data_streams):
+        # an instrument the service gives at upload, not asked for at a desk offline: nothing to say here
+        if not instrument_unseen and any(isinstance(s, DataStream) for s in acquisition.data_streams):
             findings.error(
                 "gather.compat.no_instrument",
                 f"{acq_label} has data streams but the asset has no instrument.",
                 files=(acq_label,),
                 location="data_streams",
-                hint="Add instrument*.json to the folder or set instrument_settings.instrument_id.",
+                hint=(
+                    f"instrument_settings.instrument_id is {instrument_id!r}, but no instrument came from the "
+                    "metadata service (offline, or not found: see above). Run with the service, or add "
+                    "instrument*.json to the folder."
+                    if instrument_id
+                    else "Add instrument*.json to the folder or set instrument_settings.instrument_id."
+                ),
             )
         return
-    if acquisition.instrument_id != instrument.instrument_id:
+    _library_crash(acquisition, acq_label, DataStream, findings)
+    # part of the instrument is the service's, unseen offline: the merged id and its devices are not known here
+    if acquisition.instrument_id != instrument.instrument_id and not instrument_unseen:
         _instrument_id_mismatch(
             acquisition, instrument, acq_label, inst_label, acquisition_parts, instrument_parts, findings
         )
@@ -73,11 +84,18 @@ def check_devices(
     implanted = dict.fromkeys(procedures.get_device_names(), procedures_label) if procedures is not None else {}
     anywhere = {**implanted, **in_instrument}
     where_all = f"{inst_label} (components) or to an implanted_device in procedures.json"
-    severity = Severity.warning if procedures_unseen else Severity.error
+    severity = Severity.warning if procedures_unseen or instrument_unseen else Severity.error
+    from_service = [
+        what
+        for what, unseen_here in (
+            (f"a component of instrument {instrument_id!r}", instrument_unseen),
+            ("an implanted device in the service's procedures", procedures_unseen),
+        )
+        if unseen_here
+    ]
     unseen = (
-        " seen here: unless it is an implanted device in the service's procedures (not seen offline), "
-        "the upload will fail on it"
-        if procedures_unseen
+        f" seen here: unless it is {' or '.join(from_service)} (not seen offline), the upload will fail on it"
+        if from_service
         else ""
     )
     for label, part in acquisition_parts:
@@ -88,14 +106,43 @@ def check_devices(
                 continue
             findings.add(
                 f"gather.compat.{kind}",
-                Severity.error if stimulus else severity,
+                Severity.error if stimulus and not instrument_unseen else severity,
                 f"{what} {device!r} is "
-                + ("not a component of the instrument." if stimulus else f"in no instrument and no procedure{unseen}."),
+                + (
+                    f"not a component of the instrument{unseen if instrument_unseen else ''}."
+                    if stimulus
+                    else f"in no instrument and no procedure{unseen}."
+                ),
                 files=(label,),
                 location=location,
                 value=device,
                 hint=_suggest(device, known, f"{inst_label} (components)" if stimulus else where_all),
             )
+
+
+def _library_crash(acquisition: Any, label: str, data_stream: Any, findings: Findings) -> None:
+    """aind-data-schema's own instrument/acquisition check reads `active_devices` of every data stream, and
+    an ExternalDataStream has none: `Metadata(...)` of such an asset with an instrument raises
+    AttributeError (2.9.2). gather-job checks the devices itself; the reader who builds Metadata is told."""
+    external = [i for i, stream in enumerate(acquisition.data_streams) if not isinstance(stream, data_stream)]
+    if not external:
+        return
+    all_external = len(external) == len(acquisition.data_streams)
+    findings.warning(
+        "gather.metadata.library_crash",
+        "aind-data-schema's own Metadata check fails on this asset (AttributeError in "
+        "validate_instrument_acquisition_compatibility): it reads active_devices of every data stream, and "
+        f"the external data stream at data_streams[{external[0]}] has none. gather-job checked the devices "
+        "itself, but any tool that builds aind-data-schema's Metadata from this asset will fail on it.",
+        files=(label,),
+        location=f"data_streams[{external[0]}]",
+        hint=(
+            "Every stream is external, so the asset needs no instrument: leaving instrument.json out avoids it."
+            if all_external
+            else "Nothing in the metadata is wrong; the fault is aind-data-schema's (external streams beside an "
+            "instrument)."
+        ),
+    )
 
 
 def _named_devices(part: Any, data_stream: Any) -> Iterator[tuple[str, str, str, str]]:

@@ -112,3 +112,13 @@ class Gathered:
     reader: Any = None  # the folder the inputs were read from, when not the one opened (`kept_inputs.Restored`)
     in_place: bool = False  # `run` where it reads: metadata_dir unset or = output_dir (`writes_where_it_reads`)
     final: bool = False  # `check` of a gathered or uploaded asset (`earlier_run.is_finished`): its files are final
+
+
+def parts_say(parts: list[Document]) -> tuple[str | None, Any]:
+    """The subject_id the valid acquisition parts agree on and their earliest start (None where they do
+    not say): what a merge that failed still tells about who and when, so data_description is not
+    blamed on the settings as well."""
+    models = [d.model for d in parts if d.model is not None]
+    ids = {m.subject_id for m in models}
+    starts = [m.acquisition_start_time for m in models if m.acquisition_start_time is not None]
+    return (ids.pop() if len(ids) == 1 else None), (min(starts) if starts else None)

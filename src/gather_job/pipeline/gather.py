@@ -126,10 +126,10 @@ def _stages(run: Gathering, stage: Callable[[str, str], Any]) -> None:
         if earlier:  # a file an earlier run here rewrote in place: its input is read from where it was kept
             run.folder, restored = kept_inputs.restore(run.folder, earlier, run.findings)
             run.result.reader, earlier = run.folder, earlier - restored
-        run.plan(names, earlier)
-        _output_as_input(run)
         run.uploaded = run.check_only and earlier_run.is_finished(run.folder, names, run.folder.label, run.s)
         run.result.final = run.uploaded
+        run.plan(names, earlier)
+        _output_as_input(run)
         run.start_requests()
     with stage("import_models", "loading aind-data-schema's models"):
         schema.import_models(_model_kinds(run.result.plan))

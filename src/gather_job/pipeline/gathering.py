@@ -26,7 +26,7 @@ from gather_job.pipeline import (
     subject_files,
 )
 from gather_job.pipeline.datetime_keys import datetime_keys
-from gather_job.pipeline.documents import Document, Gathered
+from gather_job.pipeline.documents import Document, Gathered, parts_say
 from gather_job.pipeline.lookups import Lookups
 from gather_job.settings.model import JobSettings
 from gather_job.storage.folder import Folder, InputProblem
@@ -47,24 +47,20 @@ class Gathering:
         self.result = Gathered(settings, findings, plan.Plan(), folder_label=folder.label)
         self.mapper_inputs: dict[str, Any] = {}
         self.zone: rig_time.Zone | None = None
+        self.part_zones: dict[str, rig_time.Zone] = {}  # acquisition parts naming zones of their own
         self.result.service_calls = lookups.calls
 
     # -- names and early requests, before any model import ---------------------------------------
     def plan(self, names: list[str], earlier_outputs: frozenset[str] = frozenset()) -> None:
         self.result.plan = plan.plan_files(n for n in names if n not in earlier_outputs)
-        plan.report(self.result.plan, self.findings)
+        plan.report(self.result.plan, self.findings, gathered=self.uploaded)
 
     def start_requests(self) -> None:
         s, exact = self.s, self.result.plan.exact
         instrument_id = s.instrument_settings.instrument_id
         if not self.lookups.online:
             if instrument_id and "instrument" not in exact:
-                self.findings.warning(
-                    "gather.service.offline",
-                    f"Offline: instrument {instrument_id!r} was not fetched from the metadata service.",
-                    location="instrument_settings.instrument_id",
-                    hint="Put the instrument's JSON in the folder, or run with the service.",
-                )
+                service_answers.instrument_offline(instrument_id, self.check_only, self.result.unchecked, self.findings)
             return
         if s.subject_id:
             # weights asked while the models import, at the settings' start as its own clock showed it;
@@ -102,8 +98,10 @@ class Gathering:
         names = [*found.inputs(), *(("mapper", name) for name in found.mapped.values())]
         self.result.input_locations = frozenset(self.folder.location(name) for _, name in names)
         docs = [(kind, Document(kind=kind, label=name, origin={"from": "file", "file": name})) for kind, name in names]
-        acquisitions = [self._decode(doc) for kind, doc in docs if kind == "acquisition"]
-        self.zone = rig_time.rig_zone([a for a in acquisitions if isinstance(a, dict)], self.s.acquisition_start_time)
+        acquisitions = [(doc.label, self._decode(doc)) for kind, doc in docs if kind == "acquisition"]
+        parts = [(label, a) for label, a in acquisitions if isinstance(a, dict)]
+        self.zone = rig_time.rig_zone([a for _, a in parts], self.s.acquisition_start_time)
+        self.part_zones = rig_time.own_zones(parts, self.findings) if len(parts) > 1 else {}
         for kind, doc in docs:
             if kind != "acquisition":
                 self._decode(doc)
@@ -138,7 +136,7 @@ class Gathering:
     def _wall_clock(self, data: Any, keys: frozenset[str], doc_label: str | Document) -> Any:
         """Naive times as the rig's wall clock (docs/design.md §5), so no machine's zone leaks in."""
         label = doc_label.label if isinstance(doc_label, Document) else doc_label
-        return rig_time.place(data, self.zone, keys, label, self.findings)
+        return rig_time.place(data, self.part_zones.get(label, self.zone), keys, label, self.findings)
 
     def validate(self, kind: str, label: str, data: Any, *, raw: bytes | None = None) -> Any:
         """Validate decoded JSON, with naive times placed in the rig's zone (and an acquisition's zone checked).
@@ -181,6 +179,8 @@ class Gathering:
             subject_id, start = acquisition.model.subject_id, acquisition.model.acquisition_start_time
         elif acquisition is not None and isinstance(acquisition.data, dict):
             subject_id = str(acquisition.data.get("subject_id") or subject_id or "") or None
+        elif acquisition is not None and (said := parts_say(self.result.parts.get("acquisition", [])))[0]:
+            subject_id, start = said[0], said[1] or start
         elif self.mapper_inputs and not subject_id:
             subject_id = next((mappers.subject_of("fip", d) for d in self.mapper_inputs.values() if d), None)
         if subject_id and self.lookups.online:

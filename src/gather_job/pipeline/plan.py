@@ -101,9 +101,20 @@ def plan_files(names: Iterable[str]) -> Plan:
     return plan
 
 
-def report(plan: Plan, findings: Findings) -> None:
-    """What the names alone tell: parts not merged, 1.x names, files left alone, mapper inputs not mapped."""
+def report(plan: Plan, findings: Findings, *, gathered: bool = False) -> None:
+    """What the names alone tell: parts not merged, 1.x names, files left alone, mapper inputs not mapped.
+
+    In a `gathered` asset (a run wrote its files there: a staging folder gathered in place, an upload)
+    the merged file beside its parts is what that run made of them: nothing to remove.
+    """
     for kind, names in plan.ignored_parts.items():
+        if gathered:
+            findings.info(
+                "gather.resolve.merged_earlier",
+                f"{file_name(kind)} is the gathered asset's merged file; {names} beside it are not merged again.",
+                files=(file_name(kind),),
+            )
+            continue
         findings.warning(
             "gather.resolve.ignored_parts",
             f"{file_name(kind)} is in the folder, so {names} are not merged into it.",

@@ -156,6 +156,37 @@ def rig_zone(acquisitions: Sequence[Mapping[str, Any]], settings_start: datetime
     return None
 
 
+def own_zones(parts: Sequence[tuple[str, Mapping[str, Any]]], findings: Findings) -> dict[str, Zone]:
+    """The zone each acquisition part names itself (its `acquisition_start_tz`, else the offset written
+    in its start time), by label: a part's naive times are read in the zone it declares.
+
+    Parts naming zones that differ at their starts are a warning: the merged file has one
+    `acquisition_start_tz` (the earliest part's), and one of them is likely wrong.
+    """
+    zones: dict[str, Zone] = {}
+    for label, part in parts:
+        raw = part.get("acquisition_start_tz")
+        tz = _zone_of(raw)
+        if tz is not None:
+            zones[label] = Zone(tz, f"acquisition_start_tz {raw!r} of {label}")
+        elif (offset := _offset_in(part.get("acquisition_start_time"))) is not None:
+            zones[label] = Zone(offset, f"the UTC offset ({offset}) in the acquisition_start_time of {label}")
+    starts = {label: _start(part, zones[label].tz) for label, part in parts if label in zones}
+    offsets = {label: zones[label].tz.utcoffset(start.replace(tzinfo=None)) for label, start in starts.items() if start}
+    if len(set(offsets.values())) > 1:
+        shown = "; ".join(f"{label}: {zones[label].source.split(' of ')[0]}" for label in offsets)
+        findings.warning(
+            "gather.time.parts_disagree",
+            f"The acquisition parts were recorded in different time zones ({shown}). Each part's times without "
+            "a UTC offset are read in its own zone; the merged acquisition.json keeps the earliest part's.",
+            files=tuple(offsets),
+            location="acquisition_start_tz",
+            hint="If the parts were recorded at one place, give every part the same acquisition_start_tz "
+            "(the rig's zone, e.g. 'America/Los_Angeles').",
+        )
+    return zones
+
+
 def _walk(data: Any, keys: frozenset[str], zone: tzinfo | None) -> tuple[Any, list[str]]:
     """Copy `data`, attaching `zone` (if any) to naive datetimes under `keys`; their paths in order.
 

@@ -175,3 +175,24 @@ def ambiguous_subject(
         "subject's subject.json in the metadata folder.",
     )
     return True
+
+
+def instrument_offline(instrument_id: str, at_desk: bool, unchecked: set[str], findings: Findings) -> None:
+    """An instrument_id with no service to ask: at a desk the service gives it at upload (the checks that
+    need it wait, as for a subject); a run writes the asset without it, which it says."""
+    if at_desk:
+        unchecked.add("instrument")
+        findings.info(
+            "gather.resolve.not_checked",
+            f"Instrument {instrument_id!r} (instrument_settings.instrument_id) comes from the metadata service "
+            "at upload (not checked offline).",
+            files=("instrument.json",),
+            location="instrument_settings.instrument_id",
+        )
+        return
+    findings.warning(
+        "gather.service.offline",
+        f"Offline: instrument {instrument_id!r} was not fetched from the metadata service.",
+        location="instrument_settings.instrument_id",
+        hint="Put the instrument's JSON in the folder, or run with the service.",
+    )

@@ -28,14 +28,15 @@ class Violation(ValueError):
     by looking for the object that broke the rule, only when one did.
     """
 
-    def __init__(self, message: str, kind: str, path: str) -> None:
+    def __init__(self, message: str, kind: str, path: str, rule: str = "between") -> None:
         super().__init__(message)
         self.kind, self.path = kind, path
+        self.rule = rule  # the library's TimeValidation: "between", "before" (the end) or "after" (the start)
 
 
 class _Broken(Exception):
-    def __init__(self, error: ValueError, holder: Any, name: str) -> None:
-        self.error, self.holder, self.name = error, holder, name
+    def __init__(self, error: ValueError, holder: Any, name: str, rule: str) -> None:
+        self.error, self.holder, self.name, self.rule = error, holder, name, rule
 
 
 def check(metadata: Any) -> None:
@@ -77,7 +78,7 @@ def check(metadata: Any) -> None:
                         try:
                             _validate_time_constraint(value, rule, start, end, name)
                         except ValueError as exc:
-                            raise _Broken(exc, data, name) from None
+                            raise _Broken(exc, data, name, str(rule.value)) from None
         for name, value in values.items():
             if name == "object_type" or type(value) in _LEAVES or callable(value):
                 continue
@@ -92,7 +93,7 @@ def check(metadata: Any) -> None:
         except _Broken as broken:
             where = _path_to(part, broken.holder)
             path = f"{where}.{broken.name}" if where else broken.name
-            raise Violation(str(broken.error), kind, path) from broken.error
+            raise Violation(str(broken.error), kind, path, broken.rule) from broken.error
 
 
 def _path_to(root: Any, target: Any, path: str = "") -> str | None:
