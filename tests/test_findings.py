@@ -362,3 +362,16 @@ def test_what_the_library_only_logs_becomes_a_finding(gather, asset, service) ->
     run = gather(folder, service_url=service.url)
     found = finding(run, "gather.library.log")
     assert "Duplicate component names" in found["message"] and found["files"] == ["instrument_a.json"]
+
+
+def test_instrument_parts_with_several_problems_are_told_all_in_one_round(gather, asset, service) -> None:  # type: ignore[no-untyped-def]
+    """A field the parts disagree on does not hide the devices they share: no fixing in rounds."""
+    import json
+
+    folder = asset("shared_device")
+    data = json.loads((folder / "instrument_b.json").read_text())
+    data["location"] = "another room"
+    (folder / "instrument_b.json").write_text(json.dumps(data))
+    run = gather(folder, service_url=service.url)
+    assert run.code == 3
+    assert {"gather.merge.instrument_mismatch", "gather.merge.shared_device"} <= set(run.ids("error"))

@@ -70,10 +70,12 @@ def merge_instruments(parts: Sequence[Part], findings: Findings) -> Any:
         broken |= _disagreement(
             parts, field, findings, "instrument", f"All instrument parts must have the same {field}."
         )
+    # devices named in two parts: an error, but the library merges (the first copy kept), as the reference
+    # did; checked whatever the fields above say, so every problem of the parts is told in one round
+    _shared_devices(parts, findings)
+    _shared_nested_names(parts, findings)
     if broken:  # the library's `+` raises on these: there is no merged instrument
         return None
-    _shared_devices(parts, findings)  # an error, but the library merges (the first copy kept), as the reference did
-    _shared_nested_names(parts, findings)
     merged = _fold(parts, findings, "instrument", fold.fold_instruments)
     if merged is None:
         return None
