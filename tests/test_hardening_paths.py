@@ -276,3 +276,76 @@ def test_a_report_or_results_file_never_replaces_a_file_the_command_was_given(
     ok &= all(p.read_bytes() == data for p, data in before.items()) and not (tmp_path / "out").exists()
     record("report / results path naming the settings, policy or asset-list file", ok)
     assert ok, err
+
+
+def _as_another_user(cmd: list[str]) -> list[str]:
+    """Permissions bind everyone but root: as root the command runs as nobody (setpriv), else as is."""
+    if os.geteuid() != 0:
+        return cmd
+    import shutil
+
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: permissions cannot be tested")
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("folder_mode", "file_mode", "code", "says"),
+    [
+        (0o755, 0o000, 3, "gather.file.unreadable"),  # one file: a finding, the rest still checked
+        (0o644, 0o644, 2, "can be listed but not entered"),  # `chmod -R 644`: no file of it can be opened
+    ],
+)
+def test_permissions_that_stop_reading_are_one_paragraph_never_a_traceback(
+    folder_mode: int, file_mode: int, code: int, says: str
+) -> None:
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="gather-perm-"))
+    try:
+        os.chmod(root, 0o755)  # noqa: S103 - the other user must reach the folder
+        folder = root / "in"
+        shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "asset", folder)
+        os.chmod(folder / "subject.json", file_mode)
+        os.chmod(folder, folder_mode)
+        done = subprocess.run(
+            _as_another_user([sys.executable, "-m", "gather_job", "check", str(folder), "--offline"]),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == code, done.stderr
+        said = done.stdout + done.stderr  # check's findings go to standard output
+        assert says in said and "Traceback" not in said
+        assert done.stderr.rstrip().splitlines()[-1].startswith("gather-job: verdict:")
+    finally:
+        os.chmod(root / "in", 0o755)  # noqa: S103
+        shutil.rmtree(root)
+
+
+@pytest.mark.slow
+def test_a_full_disk_names_the_file_says_so_and_a_rerun_completes_the_output(tmp_path: Path) -> None:
+    """A file-size limit stands in for a full disk (both fail the write, not the open): the paragraph names
+    the file being written, says the output is incomplete, and the next run finishes it."""
+    import resource
+
+    root = Path(__file__).resolve().parent.parent
+    settings = json.loads((root / "job_settings.example.json").read_text())  # the bundled offline example
+    settings |= {"metadata_dir": str(root / "examples" / "asset"), "output_dir": str(tmp_path / "out")}
+    cmd = [sys.executable, "-m", "gather_job", "--job-settings", f" {json.dumps(settings)} "]
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    full = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False, preexec_fn=small_files)
+    assert full.returncode == 2, full.stderr
+    said = " ".join(full.stderr.split())  # the paragraph is wrapped to the terminal's width
+    assert "Traceback" not in said and "the disk is full" in said
+    assert f"Cannot write {tmp_path / 'out'}/" in said  # a file in it, not the folder
+    assert not (tmp_path / "out" / "gather_report.json").exists()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "out" / "gather_report.json").is_file()

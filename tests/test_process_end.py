@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -87,3 +88,67 @@ def test_check_piped_into_head_stops_quietly(tmp_path: Path) -> None:
     assert code == 141, text
     assert "Traceback" not in text and "bug" not in text
     assert text.rstrip().endswith("stopped: standard output was closed by its reader (exit 141); no report written.")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [0.3, 4.0])  # while the models import; while it waits on the service
+def test_sigterm_ends_a_run_with_its_paragraph_and_verdict_line(tmp_path: Path, after: float) -> None:
+    """A Slurm time limit or scancel sends SIGTERM: the stderr tail Airflow shows must still end with the
+    verdict, not with a progress line. Here the service accepts the connection and never answers."""
+    import json
+    import signal
+    import socket
+
+    from tests.conftest import base_settings
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    accepting = threading.Thread(target=lambda: held.append(silent.accept()[0]), daemon=True)
+    accepting.start()
+    folder = assets.write_asset(tmp_path / "asset", "valid")
+    settings = base_settings(folder, tmp_path / "out", f"http://127.0.0.1:{silent.getsockname()[1]}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gather_job", "--job-settings", f" {json.dumps(settings)} "],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not held and time.monotonic() < deadline:  # the job is waiting on the service now
+            time.sleep(0.05)
+        assert held, "the job never asked the service"
+        time.sleep(after)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        for connection in held:
+            connection.close()
+        silent.close()
+    assert proc.returncode == 130, err
+    assert "interrupted (SIGTERM); nothing was written" in err and "Traceback" not in err
+    assert err.rstrip().splitlines()[-1].startswith("gather-job: verdict:")
+    assert not (tmp_path / "out" / "gather_report.json").exists()
+
+
+def test_an_interruption_while_writing_says_the_output_is_incomplete(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from gather_job.cli import main
+    from tests.conftest import base_settings
+
+    folder = assets.write_asset(tmp_path / "asset", "valid", with_subject=True, with_procedures=True)
+    settings = base_settings(folder, tmp_path / "out", None) | {"offline": True}
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(settings))
+
+    def stop_at(step: str) -> None:
+        if step.startswith("replace:"):  # the first core file lands: the rest, and the report, do not
+            raise KeyboardInterrupt
+
+    code = main(["run", "--settings-file", str(path)], environ={}, write_hook=stop_at)
+    err = capsys.readouterr().err
+    assert code == 130, err
+    assert f"interrupted while writing to {tmp_path / 'out'}" in " ".join(err.split())
+    assert not (tmp_path / "out" / "gather_report.json").exists()

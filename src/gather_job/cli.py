@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import textwrap
+import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import IO, TYPE_CHECKING
 
 from gather_job import schema
 from gather_job.arguments import ArgumentsError, build_parser, command_of, log_format_of, with_default_command
 from gather_job.console import ClosedInput, standard_streams, stderr_for
-from gather_job.errors import ExitCode, GatherError, InvalidMetadata, UsageError
+from gather_job.errors import ExitCode, GatherError, InvalidMetadata, UsageError, WriteInterrupted
 
 if TYPE_CHECKING:
     from gather_job.archive.results import BulkOutcome
@@ -99,6 +103,28 @@ def _dispatch(
     return commands.run(args, environ, sys.stdin, err, write_hook)
 
 
+@contextmanager
+def _terminate_as_interrupt(stopped: list[str]) -> Iterator[None]:
+    """SIGTERM (a Slurm time limit or scancel, `docker stop`) ends a run as Ctrl-C does: a paragraph
+    and the verdict line (exit 130) instead of a silent death whose stderr ends on a progress line.
+    A second one is ignored so the first can finish saying so; the old handler comes back after. The
+    many-asset check sets its own for the time it runs (`archive.bulk.Stop`)."""
+    if threading.current_thread() is not threading.main_thread():  # handlers can only be set there
+        yield
+        return
+
+    def stop(number: int, _frame: FrameType | None) -> None:
+        if not stopped:
+            stopped.append(signal.Signals(number).name)
+            raise KeyboardInterrupt
+
+    saved = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+
 def main(
     argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None, write_hook: Hook | None = None
 ) -> int:
@@ -125,8 +151,10 @@ def main(
     _setup_logging(env, args.log_format)
     err = stderr_for(args.log_format, sys.stderr)
     outcome: Outcome | BulkOutcome | None = None
+    stopped: list[str] = []  # the signal that ended the run, if one did
     try:
-        outcome = _dispatch(args, env, err, write_hook)
+        with _terminate_as_interrupt(stopped):
+            outcome = _dispatch(args, env, err, write_hook)
     except InvalidMetadata as exc:
         outcome = exc.outcome
     except GatherError as exc:
@@ -134,8 +162,15 @@ def main(
             err.write(traceback.format_exc())  # one write: one record in JSON logs
         err.write(_paragraph(exc, args.log_format) + "\n")
         return _finish(args, None, exc.exit_code, err)
-    except KeyboardInterrupt:
-        err.write("gather-job: interrupted; nothing was written.\n")
+    except KeyboardInterrupt as exc:
+        how = f"interrupted ({stopped[0]})" if stopped else "interrupted"
+        if isinstance(exc, WriteInterrupted):
+            err.write(
+                f"gather-job: {how} while writing to {exc.target}: the files there are whole, but without "
+                "gather_report.json (written last) the output is incomplete; run again to complete it.\n"
+            )
+        else:
+            err.write(f"gather-job: {how}; nothing was written.\n")
         return _finish(args, None, ExitCode.INTERRUPTED, err)
     except Exception as exc:
         return _unexpected(args, exc, err)

@@ -74,3 +74,12 @@ class OutputRefused(GatherError):
     """The output target already holds an asset and `if_exists` says not to touch it (exit 5)."""
 
     exit_code = ExitCode.REFUSED
+
+
+class WriteInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM while the output was being written (exit 130, as any interruption): the files
+    there so far are whole (each written atomically), but the report, written last, may be missing."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target

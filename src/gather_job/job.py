@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from gather_job import __version__, policy, report, schema, streamed_json
-from gather_job.errors import ExitCode, InvalidMetadata, ServiceError
+from gather_job.errors import ExitCode, InvalidMetadata, ServiceError, WriteInterrupted
 from gather_job.findings import Finding, Findings, Severity
 from gather_job.pipeline import cross_checks
 from gather_job.pipeline.documents import Document, Gathered
@@ -305,14 +305,17 @@ class GatherMetadataJob(ReferenceMethods):
             return bytes(built["encoded"])
 
         with self.progress.step(f"writing {len(files) + len(kept) + 1} files to {target.label}"):
-            written = target.write(
-                files,
-                build_report,
-                inputs=gathered.input_locations,
-                originals=originals,
-                invalid=invalid,
-                rewrite=frozenset(rewritten),
-            )
+            try:
+                written = target.write(
+                    files,
+                    build_report,
+                    inputs=gathered.input_locations,
+                    originals=originals,
+                    invalid=invalid,
+                    rewrite=frozenset(rewritten),
+                )
+            except KeyboardInterrupt as exc:
+                raise WriteInterrupted(target.label) from exc
         encoded = built["encoded"] if "encoded" in built else build_report()  # not written there: still made
         _extra_report(settings, encoded)
         every = {**built["listed"], REPORT_NAME: checksums({REPORT_NAME: encoded})[REPORT_NAME]}

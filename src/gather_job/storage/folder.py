@@ -159,6 +159,13 @@ class LocalFolder:
             ) from exc
         except PermissionError as exc:
             raise UsageError(f"The metadata folder '{self.path}' cannot be listed: permission denied.") from exc
+        if real and not os.access(self.path, os.X_OK):  # `r` without `x`: names, but no file can be opened
+            raise UsageError(
+                f"The metadata folder '{self.path}' can be listed but not entered: it lacks search (x) "
+                "permission for this user, so none of its files can be opened.",
+                hint=f"Give the folder back its x permission (chmod a+x '{self.path}'; a `chmod -R 644` "
+                "removes it from folders too).",
+            )
         self._escaped = {shown_name(name): name for name in real if shown_name(name) != name}
         return sorted({shown_name(name) for name in real})
 
@@ -201,6 +208,16 @@ class LocalFolder:
                 f"'{name}' is not a plain file name.",
                 "Use names like acquisition.json.",
             )
+        try:
+            return self._read_entry(name)
+        except OSError as exc:  # a stat on the way refused (a folder that cannot be entered, a swapped link)
+            raise InputProblem(
+                "gather.file.unreadable",
+                f"{name} cannot be read: {exc.strerror or exc}.",
+                "Check the permissions of the file and of the folder holding it.",
+            ) from exc
+
+    def _read_entry(self, name: str) -> bytes:
         root = self.path.resolve()
         entry = self.path / name
         if entry.is_symlink() and not entry.exists():  # its target is gone (or a loop): nothing to read

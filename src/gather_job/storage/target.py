@@ -13,10 +13,12 @@ complete earlier result alone (docs/design.md §9).
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import stat
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -146,9 +148,16 @@ class LocalTarget:
                 return _write_into(self.path, files, report, kept_out, {Path(p) for p in inputs}, originals, pause)
         except OSError as exc:
             where = exc.filename if isinstance(exc.filename, str) else str(self.path)
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
             raise UsageError(
-                f"Cannot write {where} in output_dir '{self.path}': {exc.strerror or exc}.",
-                hint="Check that the folder is writable and the disk is not full.",
+                f"Cannot write {where} in output_dir '{self.path}': {exc.strerror or exc}"
+                + (" (the disk is full, or a quota or file-size limit was reached)." if full else "."),
+                hint=(
+                    "Free space (or raise the limit), then run again: the output has no gather_report.json, so "
+                    "it shows as incomplete, and a rerun replaces what this one wrote."
+                    if full
+                    else "Check that the folder is writable and the disk is not full."
+                ),
             ) from exc
 
 
@@ -189,6 +198,17 @@ def _check_folder(path: Path) -> None:
         raise UsageError(f"output_dir '{path}' is not a folder.", hint="Point output_dir at a folder (or a new path).")
 
 
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A write that fails (a full disk) names no file; the error then names the one being written."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
+
+
 def _write_into(
     target: Path,
     files: Mapping[str, bytes],
@@ -217,7 +237,8 @@ def _write_into(
     if originals:  # first: an input rewritten in place (`kept_inputs`) is kept before it is replaced
         kept.mkdir(parents=True, exist_ok=True)
         for name, read in originals.items():
-            atomic.replace(kept / name, read(), before_rename=functools.partial(pause, f"original:{name}"))
+            with _naming(kept / name):
+                atomic.replace(kept / name, read(), before_rename=functools.partial(pause, f"original:{name}"))
             written.append(f"{ORIGINALS}/{name}")
     for name in files:
         final = target / name
@@ -225,11 +246,12 @@ def _write_into(
             continue  # an input file of this very folder: never rewritten
         data = files.pieces(name) if isinstance(files, Streamed) else files[name]
         digest = hashlib.sha256()
-        atomic.replace(
-            final,
-            _hashing(data, digest),
-            before_rename=functools.partial(_landing, name, digest, known if in_place else None, marker, pause),
-        )
+        with _naming(final):
+            atomic.replace(
+                final,
+                _hashing(data, digest),
+                before_rename=functools.partial(_landing, name, digest, known if in_place else None, marker, pause),
+            )
         written.append(name)
     if kept.is_dir():
         for old in kept.iterdir():
@@ -240,7 +262,9 @@ def _write_into(
         if old.is_file() and old.resolve() not in protected:
             old.unlink()  # an earlier run's core file this run does not write
     final_report = report() if callable(report) else report  # built now: it lists what was written
-    atomic.replace(target / REPORT_NAME, final_report, before_rename=functools.partial(pause, f"replace:{REPORT_NAME}"))
+    with _naming(target / REPORT_NAME):
+        step = functools.partial(pause, f"replace:{REPORT_NAME}")
+        atomic.replace(target / REPORT_NAME, final_report, before_rename=step)
     written.append(REPORT_NAME)
     marker.unlink(missing_ok=True)  # the report now lists what this run wrote
     atomic.fsync_dir(target)
