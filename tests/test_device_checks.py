@@ -120,3 +120,20 @@ def test_an_external_stream_beside_an_instrument_is_the_librarys_crash_said_as_a
     assert crash.location == f"data_streams[{len(streams) - 1}]"
     assert ("needs no instrument" in (crash.hint or "")) is all_external
     assert not [f for f in ours("valid", True) if f.id == "gather.metadata.library_crash"]
+
+
+def test_an_id_two_instrument_parts_share_names_both_files() -> None:
+    instrument, acquisition, instruments, acquisitions = merged("valid")
+    shared = [(label, model.model_copy(update={"instrument_id": "BEH-7"})) for label, model in instruments]
+    findings = Findings()
+    check_devices(
+        instrument.model_copy(update={"instrument_id": "BEH-7"}),
+        acquisition,
+        assets.procedures(),
+        {},
+        acquisitions,
+        shared,
+        findings,
+    )
+    (mismatch,) = [f for f in findings if f.id == "gather.compat.instrument_id_mismatch"]
+    assert f"'BEH-7' ({shared[0][0]}, {shared[1][0]})" in (mismatch.hint or "")

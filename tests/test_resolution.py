@@ -152,6 +152,9 @@ def test_naive_start_time_without_acquisition_is_kept_as_wall_clock(gather, asse
     assert run.code == 0, run.err
     assert run.file("data_description.json")["name"] == assets.ASSET_NAME
     assert "gather.time.naive_start" in run.ids("warning")
+    written = run.file("data_description.json")["creation_time"]
+    (said,) = [f for f in run.report()["findings"] if f["id"] == "gather.time.naive_start"]
+    assert f"written as {written} " in said["message"]  # the value as the file has it (...Z)
 
 
 def test_legacy_and_unused_files_are_reported_not_read(gather, asset, service) -> None:  # type: ignore[no-untyped-def]

@@ -66,7 +66,7 @@ def aware_start(start: datetime, findings: Findings) -> datetime:
     findings.warning(
         "gather.time.naive_start",
         f"acquisition_start_time {start.isoformat()} has no UTC offset and no acquisition.json gives one; "
-        f"creation_time is written as {start.replace(tzinfo=UTC).isoformat()} "
+        f"creation_time is written as {start.replace(tzinfo=UTC).isoformat().replace('+00:00', 'Z')} "
         "(the name keeps the wall-clock).",
         location="acquisition_start_time",
         value=start.isoformat(),

@@ -171,7 +171,11 @@ def _instrument_id_mismatch(
     findings: Findings,
 ) -> None:
     """Say which acquisition file names an id that no instrument part has, and what it should be."""
-    part_ids = {model.instrument_id: label for label, model in instrument_parts}
+    part_ids: dict[str, str] = {}  # id -> the files that have it (two parts may share one)
+    for label, model in instrument_parts:
+        part_ids[model.instrument_id] = (
+            f"{part_ids[model.instrument_id]}, {label}" if model.instrument_id in part_ids else label
+        )
     culprits = [(label, m.instrument_id) for label, m in acquisition_parts if m.instrument_id not in part_ids]
     hint = f"The acquisition must name the instrument it used: {instrument.instrument_id!r}"
     if len(instrument_parts) > 1:
