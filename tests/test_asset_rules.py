@@ -235,3 +235,29 @@ def test_a_run_imports_no_model_it_does_not_need(asset, service, tmp_path: Path)
     for unneeded in ("metadata", "processing", "quality_control", "model"):
         assert f"aind_data_schema.core.{unneeded}'" not in modules, modules
     assert "aind_data_schema.core.subject'" in modules
+
+
+def test_an_acquisition_of_a_specimen_the_procedures_do_not_describe_is_a_warning() -> None:
+    """The library checks each file's specimen_id against its subject_id, never the files against each other."""
+    from aind_data_schema.components.specimen_procedures import Section, SpecimenProcedure
+
+    from gather_job.findings import Findings
+    from gather_job.pipeline.specimens import check_specimens, described
+
+    procedure = SpecimenProcedure.model_construct(specimen_id="664484-001", procedure_details=[])
+    sectioned = SpecimenProcedure.model_construct(
+        specimen_id="664484-002",
+        procedure_details=[
+            type("Sectioning", (), {"sections": [Section.model_construct(output_specimen_id="664484-002_01")]})()
+        ],
+    )
+    procedures = assets.procedures().model_copy(update={"specimen_procedures": [procedure, sectioned]})
+    assert described(procedures) == {"664484-001", "664484-002", "664484-002_01"}
+    acquisition = assets.asset_files("valid")["acquisition_a.json"]
+    for named, warned in (("664484-001", False), ("664484-002_01", False), (["664484-001", "664484-003"], True)):
+        findings = Findings()
+        check_specimens(acquisition.model_copy(update={"specimen_id": named}), procedures, {}, findings)
+        assert ("gather.specimen.unknown" in {f.id for f in findings}) is warned, named
+    findings = Findings()  # procedures that describe no specimen: nothing to compare
+    check_specimens(acquisition.model_copy(update={"specimen_id": "664484-009"}), assets.procedures(), {}, findings)
+    assert not list(findings)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gather_job.findings import UNWRITABLE, Findings, Severity
-from gather_job.pipeline import asset_rules, devices, load, time_constraints
+from gather_job.pipeline import asset_rules, devices, load, specimens, time_constraints
 from gather_job.pipeline.documents import Document, Gathered
 from gather_job.pipeline.library_notices import capture
 from gather_job.schema import CORE_FILES, file_name
@@ -352,6 +352,8 @@ def cross_check(result: Gathered) -> None:
             files=("acquisition.json",),
             hint="A raw asset normally has one; subject_id and acquisition_start_time then come from the settings.",
         )
+    if acq is not None and "procedures" in model and not {"procedures", "service_procedures"} & result.unchecked:
+        specimens.check_specimens(acq, model["procedures"], labels, findings)
     built = "data_description" not in documents or "built_from" in documents["data_description"].origin
     check_modalities(
         model.get("data_description"), model.get("instrument"), acq, labels, findings, description_built=built
