@@ -164,17 +164,20 @@ def own_zones(parts: Sequence[tuple[str, Mapping[str, Any]]], findings: Findings
     `acquisition_start_tz` (the earliest part's), and one of them is likely wrong.
     """
     zones: dict[str, Zone] = {}
+    said: dict[str, str] = {}  # label -> what in it names the zone
     for label, part in parts:
         raw = part.get("acquisition_start_tz")
         tz = _zone_of(raw)
         if tz is not None:
-            zones[label] = Zone(tz, f"acquisition_start_tz {raw!r} of {label}")
+            said[label] = f"acquisition_start_tz {raw!r}"
         elif (offset := _offset_in(part.get("acquisition_start_time"))) is not None:
-            zones[label] = Zone(offset, f"the UTC offset ({offset}) in the acquisition_start_time of {label}")
+            tz, said[label] = offset, f"the UTC offset ({offset}) in its acquisition_start_time"
+        if tz is not None:
+            zones[label] = Zone(tz, f"{said[label]} of {label}")
     starts = {label: _start(part, zones[label].tz) for label, part in parts if label in zones}
     offsets = {label: zones[label].tz.utcoffset(start.replace(tzinfo=None)) for label, start in starts.items() if start}
     if len(set(offsets.values())) > 1:
-        shown = "; ".join(f"{label}: {zones[label].source.split(' of ')[0]}" for label in offsets)
+        shown = "; ".join(f"{label}: {said[label]}" for label in offsets)
         findings.warning(
             "gather.time.parts_disagree",
             f"The acquisition parts were recorded in different time zones ({shown}). Each part's times without "
